@@ -1,0 +1,39 @@
+"""The genodsl command line: one module per command group, all registered on one typer app."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from ..errors import GenoError
+
+app = typer.Typer(
+    name="genodsl",
+    help="genodsl: a genotype language, compiler and runtime for NAS-Unet.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines ``register(app)``; a module that is not there yet is skipped.
+_COMMAND_MODULES = ["lang", "compile_cmd", "render_cmd", "search_cmd", "train_cmd", "demo_cmd"]
+
+for _name in _COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as exc:  # pragma: no cover - only while a command is missing
+        if exc.name != f"{__name__}.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user errors print one clear message and exit with code 2."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except GenoError as err:
+        typer.echo(str(err), err=True)
+        sys.exit(2)

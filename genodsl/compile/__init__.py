@@ -1,0 +1,35 @@
+"""IR → ``nn.Module``: the discrete network of a genotype, or the supernet of a search space."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..errors import GenoError, did_you_mean
+from ..ir import Network, Program
+from .discrete import build_discrete
+
+
+def get_network(program: Program, name: str | None) -> Network:
+    """The network called ``name``; with no name, the only network of the program."""
+    if name is None:
+        if len(program.networks) == 1:
+            return next(iter(program.networks.values()))
+        raise GenoError("this file declares " + (f"{len(program.networks)} networks"
+                        if program.networks else "no network") + "; name one with --network",
+                        code="E016", hint=did_you_mean("", program.networks))
+    net = program.networks.get(name)
+    if net is None:
+        raise GenoError(f"unknown network '{name}'", code="E016",
+                        hint=did_you_mean(name, program.networks))
+    return net
+
+
+def build(program: Program, network: str | None = None, **supernet_options) -> nn.Module:
+    """The module of ``network``: discrete for a genotype, a supernet for a search space."""
+    net = get_network(program, network)
+    assert net.backbone is not None  # a loaded program is validated
+    cells = program.cells_of(net.backbone.cells)
+    if cells in program.genotypes.values():
+        return build_discrete(net.backbone, cells)
+    from .supernet import build_supernet  # search lives in its own module
+    return build_supernet(net.backbone, cells, **supernet_options)

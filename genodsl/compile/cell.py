@@ -1,0 +1,66 @@
+"""One cell of the IR → an ``nn.Module``; the edge modules come from a factory.
+
+The discrete compiler passes a factory that builds one registry op per edge; the
+supernet compiler passes one that builds a mixed op.  The cell module is the same.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import torch
+from torch import nn
+
+from ..ir import Cell, CellType, OpEdge
+from ..ops.primitives import group_norm
+
+EdgeFactory = Callable[[str, str, OpEdge, int], nn.Module]
+
+
+def edge_key(src: str, dst: str) -> str:
+    return f"{src}__{dst}"
+
+
+class Preprocess(nn.Sequential):
+    """ReLU → 1×1 conv (stride 2 for a down cell's s0) → GroupNorm."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__(nn.ReLU(inplace=False),
+                         nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
+                         group_norm(c_out))
+
+
+class CellModule(nn.Module):
+    """Inputs s0, s1 → intermediate nodes (each the sum of its edges) → channel concat."""
+
+    def __init__(self, cell: Cell, c_prev_prev: int, c_prev: int, channels: int,
+                 make_edge: EdgeFactory):
+        super().__init__()
+        self.cell_type = cell.type
+        stride0 = 2 if cell.type is CellType.DOWN else 1
+        self.pre0 = Preprocess(c_prev_prev, channels, stride0)
+        self.pre1 = Preprocess(c_prev, channels)
+        self.input_names = tuple(cell.inputs)
+        self.edges = nn.ModuleDict()
+        plan: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        for node in cell.nodes:  # validated: declared order is a topological order
+            keys = []
+            for src, edge in cell.in_edges(node):
+                key = edge_key(src, node)
+                self.edges[key] = make_edge(src, node, edge, channels)
+                keys.append((src, key))
+            plan.append((node, tuple(keys)))
+        self.plan = tuple(plan)
+        self.outputs = tuple(cell.outputs)
+        self.out_channels = channels * len(self.outputs)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor,
+                weights: Mapping[str, object] | None = None) -> torch.Tensor:
+        states = {self.input_names[0]: self.pre0(s0), self.input_names[1]: self.pre1(s1)}
+        for node, keys in self.plan:
+            if weights is None:
+                outs = [self.edges[key](states[src]) for src, key in keys]
+            else:
+                outs = [self.edges[key](states[src], weights[key]) for src, key in keys]
+            states[node] = torch.stack(outs).sum(0) if len(outs) > 1 else outs[0]
+        return torch.cat([states[n] for n in self.outputs], dim=1)  # [B, k·C, H', W']

@@ -1,0 +1,257 @@
+"""IR → list of diagnostics, before any tensor exists.  Every problem is reported at once.
+
+The checks: names resolve (ops, op sets, states, genotypes), op arguments, edges point
+backwards (no edge from a later node or from the node itself), every node has inputs and
+reaches the output, each edge's op has the kind its place needs, discrete nodes keep
+exactly k edges, and static shape inference through each cell's DAG agrees with the
+backbone (all maps added or concatenated have one size; the input fits the depth).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Iterable
+
+import networkx as nx
+
+from .errors import Diagnostic, Span, did_you_mean
+from .ir import (OUTPUT, Cell, CellType, Genotype, Network, NodeKind, OpCall, OpEdge, Program,
+                 SearchSpace)
+from .ops.registry import REGISTRY, ALIASES, OpKind, check_args
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+        self._seen: set[tuple] = set()
+
+    def add(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
+        key = (code, message, span)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(Diagnostic(code, message, span=span, hint=hint))
+
+
+def _size(f: Fraction) -> str:
+    if f == 1:
+        return "H"
+    if f.denominator == 1:
+        return f"{f.numerator}H"
+    if f.numerator == 1:
+        return f"H/{f.denominator}"
+    return f"{f}H"
+
+
+def _check_op(op: OpCall, rep: _Report, *, discrete: bool) -> OpKind | None:
+    spec = REGISTRY.get(op.name)
+    if spec is None:
+        rep.add("E010", f"unknown op '{op.written or op.name}'", op.span,
+                did_you_mean(op.written or op.name, list(REGISTRY) + list(ALIASES)))
+        return None
+    for key, message, hint in check_args(spec, op.arg_dict):
+        rep.add("E014" if "no argument" in message else "E015", message, op.span, hint)
+    if discrete and spec.search_only:
+        rep.add("E055", f"'{op.name}' is a search candidate only; a discrete cell cannot use it",
+                op.span, "drop the edge or pick a real op")
+    return spec.kind
+
+
+def _role_name(cell: Cell, src: str) -> str:
+    state = cell.state(src)
+    if state.kind is NodeKind.NODE:
+        return "between nodes"
+    return f"on input {src}"
+
+
+def _check_kind(cell: Cell, src: str, edge: OpEdge, op: OpCall, kind: OpKind | None,
+                rep: _Report, where: str = "") -> bool:
+    if kind is None or kind is OpKind.ANY or kind is edge.role:
+        return True
+    rep.add("E044", f"{kind.value} op '{op.name}' {_role_name(cell, src)} of a "
+            f"{cell.type.value} cell{where}", op.span if not where else edge.span,
+            f"this edge needs a {edge.role.value} op: "
+            + ", ".join(s.name for s in REGISTRY.values() if s.kind is edge.role))
+    return False
+
+
+def _input_scale(cell: Cell, src: str) -> Fraction:
+    """Sizes relative to s1's size H, after the cell's preprocessing."""
+    if cell.type is CellType.UP and cell.state(src).index == 0:
+        return Fraction(2)
+    return Fraction(1)
+
+
+def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str) -> None:
+    g = cell.graph
+    # undefined states
+    defined = [n for n, d in g.nodes(data=True)
+               if d["data"].kind in (NodeKind.INPUT, NodeKind.NODE)]
+    for n, d in g.nodes(data=True):
+        if d["data"].kind is NodeKind.UNDEFINED:
+            rep.add("E013", f"unknown state '{n}' in the {cell.type.value} cell of '{owner}'",
+                    d["data"].span, did_you_mean(n, defined))
+    ok_edge: dict[tuple[str, str], OpKind] = {}
+    for src, dst, edge in cell.op_edges():
+        s, t = cell.state(src), cell.state(dst)
+        if s.kind is NodeKind.UNDEFINED:
+            continue
+        if src == dst:
+            rep.add("E041", f"node '{dst}' takes itself as input", edge.span,
+                    "a node can take the inputs and earlier nodes only")
+            continue
+        if s.kind is NodeKind.NODE and s.index > t.index:
+            rep.add("E040", f"node '{dst}' takes '{src}', which is declared after it",
+                    edge.span, "a node can take the inputs and earlier nodes only; reorder them")
+            continue
+        if not edge.ops:
+            continue  # an unknown op set, reported with the space
+        kinds = []
+        good = True
+        for op in edge.ops:
+            kind = _check_op(op, rep, discrete=not cell.search)
+            where = f" (op set '{edge.opset}')" if cell.search and edge.opset else ""
+            if cell.search:
+                good &= _check_kind(cell, src, edge, op, kind, rep,
+                                    where or " (inline candidates)")
+            else:
+                good &= _check_kind(cell, src, edge, op, kind, rep)
+            kinds.append(kind)
+        if cell.search and not any(k is edge.role for k in kinds):
+            rep.add("E054", f"no {edge.role.value} op among the candidates for edges "
+                    f"{_role_name(cell, src)} of the {cell.type.value} cell", edge.span,
+                    f"edges {_role_name(cell, src)} need {edge.role.value} ops")
+            good = False
+        if good and kinds and kinds[0] is not None:
+            ok_edge[(src, dst)] = edge.role
+    # node in-degree and keep
+    for node in cell.nodes:
+        n_in = len(cell.in_edges(node))
+        span = cell.state(node).span
+        if n_in == 0:
+            rep.add("E042", f"node '{node}' has no inputs", span,
+                    "a node sums its incoming edges: give it at least one")
+        elif not cell.search and n_in != keep:
+            rep.add("E045", f"node '{node}' has {n_in} edge{'s' if n_in != 1 else ''}; a "
+                    f"discrete node keeps exactly {keep}", span,
+                    "set 'keep N' in the genotype if you mean another number")
+    if cell.search:
+        first = cell.nodes[:1]
+        for node in first:
+            if len(cell.in_edges(node)) < keep:
+                rep.add("E045", f"keep {keep} is more than the {len(cell.in_edges(node))} "
+                        f"edges node '{node}' can have", cell.span, "use keep 2")
+    # reachability
+    if OUTPUT in g:
+        reaching = nx.ancestors(g, OUTPUT)
+        for node in cell.nodes:
+            if node not in reaching:
+                rep.add("E043", f"node '{node}' reaches no output", cell.state(node).span,
+                        f"add it to the output concat, or use it in a later node")
+    # static shape inference (relative to s1's size H)
+    if not nx.is_directed_acyclic_graph(g):
+        return
+    size: dict[str, Fraction] = {n: _input_scale(cell, n) for n in cell.inputs}
+    for node in nx.topological_sort(g):
+        if cell.state(node).kind is not NodeKind.NODE:
+            continue
+        got = {}
+        for src, edge in cell.in_edges(node):
+            if (src, node) in ok_edge and src in size:
+                got[f"{edge.op.label() if not cell.search else edge.role.value}({src})"] = \
+                    size[src] * Fraction(edge.role.scale).limit_denominator()
+        if not got:
+            continue
+        if len(set(got.values())) > 1:
+            detail = ", ".join(f"{k} gives {_size(v)}" for k, v in got.items())
+            rep.add("E046", f"node '{node}' adds maps of different sizes: {detail}",
+                    cell.state(node).span, "every edge into a node must give one size")
+            continue
+        size[node] = next(iter(got.values()))
+    expected = Fraction(1, 2) if cell.type is CellType.DOWN else Fraction(2)
+    outs = {n: size[n] for n in cell.outputs if n in size}
+    wrong = {n: s for n, s in outs.items() if s != expected}
+    if wrong:
+        detail = ", ".join(f"'{n}' is {_size(s)}" for n, s in wrong.items())
+        out_span = cell.state(OUTPUT).span if OUTPUT in g else cell.span
+        rep.add("E046", f"the {cell.type.value} cell's output must be {_size(expected)} "
+                f"(s1 is H), but {detail}", out_span,
+                "a down cell halves the size and an up cell doubles it")
+
+
+def _check_opsets(program: Program, rep: _Report) -> None:
+    for opset in program.opsets.values():
+        if not opset.ops:
+            rep.add("E056", f"op set '{opset.name}' is empty", opset.span)
+        seen: set[str] = set()
+        for op in opset.ops:
+            if op.label() in seen:
+                rep.add("E025", f"op set '{opset.name}' lists '{op.label()}' twice", op.span,
+                        "a duplicate candidate only splits its weight")
+            seen.add(op.label())
+            _check_op(op, rep, discrete=False)
+
+
+def _check_space(space: SearchSpace, program: Program, rep: _Report) -> None:
+    for cell in space.cells.values():
+        for _, _, edge in cell.op_edges():
+            if edge.opset is not None and edge.opset not in program.opsets:
+                rep.add("E011", f"unknown op set '{edge.opset}'", edge.span,
+                        did_you_mean(edge.opset, program.opsets))
+        _check_cell(cell, space.keep, rep, space.name)
+
+
+def _check_network(net: Network, program: Program, rep: _Report) -> None:
+    bb = net.backbone
+    if bb is None:
+        return
+    if program.cells_of(bb.cells) is None:
+        rep.add("E012", f"unknown genotype or search space '{bb.cells}'", net.entry_span("cells"),
+                did_you_mean(bb.cells, list(program.genotypes) + list(program.spaces)))
+    if bb.double_down_channel and bb.C % 2:
+        rep.add("E047", f"double_down_channel halves C down to C/2 in the last up cell, so C "
+                f"must be even (got {bb.C})", net.entry_span("C"))
+
+
+def check_input(net: Network, shape: tuple[int, ...]) -> list[Diagnostic]:
+    """Problems with running ``net`` on an input of ``shape`` = (N, C, H, W)."""
+    rep = _Report()
+    bb = net.backbone
+    if bb is None:
+        return []
+    if len(shape) != 4:
+        rep.add("E048", f"the input must be N×C×H×W, got {'×'.join(map(str, shape))}", None)
+        return rep.items
+    _, c, h, w = shape
+    if c != bb.in_channels:
+        rep.add("E047", f"channel mismatch: the input has {c} channel{'s' if c != 1 else ''} but "
+                f"network '{net.name}' takes in_channels = {bb.in_channels}",
+                net.entry_span("in_channels"), f"use an input of {bb.in_channels} channels or "
+                "change in_channels")
+    factor = 2 ** (bb.depth + 1)
+    for dim, value in (("height", h), ("width", w)):
+        if value % factor:
+            lo = max(factor, value // factor * factor)
+            rep.add("E048", f"spatial mismatch: input {dim} {value} is not divisible by "
+                    f"2^(depth+1) = {factor} (depth {bb.depth})", net.entry_span("depth"),
+                    f"use {lo} or {lo + factor}, or a smaller depth")
+    return rep.items
+
+
+def validate(program: Program) -> list[Diagnostic]:
+    rep = _Report()
+    _check_opsets(program, rep)
+    for geno in program.genotypes.values():
+        for cell in geno.cells.values():
+            _check_cell(cell, geno.keep, rep, geno.name)
+    for space in program.spaces.values():
+        _check_space(space, program, rep)
+    for net in program.networks.values():
+        _check_network(net, program, rep)
+    return rep.items
+
+
+def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    def key(d: Diagnostic):
+        s = d.span
+        return (s.file, s.line, s.col, d.code) if s else (d.file or "", 0, 0, d.code)
+    return sorted(diags, key=key)
