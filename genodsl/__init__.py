@@ -1,3 +1,42 @@
-"""genodsl: a genotype language, compiler and runtime for NAS-Unet."""
+"""genodsl: a genotype language, compiler and runtime for NAS-Unet.
+
+``load``/``loads`` read .geno text into the IR (a :class:`~genodsl.ir.Program`),
+``dump``/``dumps`` write it back canonically, ``build`` compiles a network to a module.
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from pathlib import Path
+
+from .errors import ConfigError, DataError, Diagnostic, GenoError, GenoSyntaxError, \
+    GenoValidationError
+from .ir import Program
+from .loader import load, loads
+from .parse import parse, parse_file
+
+
+def dumps(program: Program, header: tuple[str, ...] = ()) -> str:
+    """The program as canonical, self-contained .geno text (imports inlined)."""
+    from .printer import format_module, program_to_module
+
+    return format_module(program_to_module(program, header))
+
+
+def dump(program: Program, path: str | Path) -> None:
+    from .utils import write_text_atomic
+
+    write_text_atomic(path, dumps(program))
+
+
+def build(program: Program, network: str | None = None, **options):
+    """The ``nn.Module`` of a network: discrete for a genotype, a supernet for a space."""
+    from .compile import build as _build
+
+    return _build(program, network, **options)
+
+
+__all__ = ["load", "loads", "dump", "dumps", "build", "parse", "parse_file", "Program",
+           "GenoError", "GenoSyntaxError", "GenoValidationError", "ConfigError", "DataError",
+           "Diagnostic", "__version__"]

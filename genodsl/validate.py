@@ -225,8 +225,8 @@ def check_input(net: Network, shape: tuple[int, ...]) -> list[Diagnostic]:
     if c != bb.in_channels:
         rep.add("E047", f"channel mismatch: the input has {c} channel{'s' if c != 1 else ''} but "
                 f"network '{net.name}' takes in_channels = {bb.in_channels}",
-                net.entry_span("in_channels"), f"use an input of {bb.in_channels} channels or "
-                "change in_channels")
+                net.entry_span("in_channels"), f"use an input of {bb.in_channels} channel"
+                f"{'s' if bb.in_channels != 1 else ''} or change in_channels")
     factor = 2 ** (bb.depth + 1)
     for dim, value in (("height", h), ("width", w)):
         if value % factor:

@@ -1,0 +1,40 @@
+"""Shared bits of the CLI: consoles, file expansion, input shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from ..errors import GenoError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """Files as given; folders become their *.geno files (sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(p.rglob("*.geno"))
+            if not found:
+                raise GenoError(f"no .geno files in {p}", code="E031", file=str(p))
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise GenoError(f"no such file or folder: {p}", code="E031", file=str(p))
+    return out
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1x1x256x256' → (1, 1, 256, 256)."""
+    try:
+        shape = tuple(int(part) for part in text.lower().replace("×", "x").split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise GenoError(f"bad input shape '{text}'", code="E048",
+                        hint="write N×C×H×W as 1x1x256x256")
+    return shape

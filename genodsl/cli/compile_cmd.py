@@ -1,0 +1,66 @@
+"""`genodsl compile`: a network → its module, a summary, and optionally a saved model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..compile import build, get_network
+from ..errors import GenoValidationError
+from ..loader import load
+from ..saved import save_model
+from ..summary import summarize
+from ..utils import pick_device
+from ..validate import check_input
+from .common import console, parse_shape
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def compile(file: Path = typer.Argument(..., help="a .geno file"),
+            network: str = typer.Option(None, "--network", "-n", help="the network to compile "
+                                        "(default: the file's only network)"),
+            input: str = typer.Option("1x1x256x256", "--input", "-i",
+                                      help="input shape N×C×H×W, e.g. 1x1x256x256"),
+            out: Path = typer.Option(None, "--out", "-o", help="save the model (weights + "
+                                     "genotype text) to this .pt file"),
+            device: str = typer.Option("auto", help="cpu, cuda, cuda:1 or auto"),
+            seed: int = typer.Option(0, help="seed of the initial weights"),
+            ) -> None:
+    """Compile a network and print its summary: stages, shapes, parameters, FLOPs."""
+    import torch
+
+    program = load(file)
+    net = get_network(program, network)
+    shape = parse_shape(input)
+    problems = check_input(net, shape)
+    if problems:
+        raise GenoValidationError(problems)
+    torch.manual_seed(seed)
+    model = build(program, net.name)
+    summary = summarize(model, shape, net.name)
+    table = Table(title=f"{net.name} ({net.backbone.cells}, C={net.backbone.C}, "
+                  f"depth={net.backbone.depth}) on {'×'.join(map(str, shape))}")
+    for col in ("stage", "layers", "output", "params", "GFLOPs"):
+        table.add_column(col, justify="left" if col in ("stage", "output") else "right")
+    for r in summary.rows:
+        table.add_row(r.stage, str(r.layers), "×".join(map(str, r.out_shape)),
+                      _fmt_int(r.params), f"{r.flops / 1e9:.3f}")
+    table.add_row("total", "", "×".join(map(str, summary.output_shape)),
+                  _fmt_int(summary.params), f"{summary.flops / 1e9:.3f}", style="bold")
+    console.print(table)
+    console.print(f"parameters: {_fmt_int(summary.params)}   forward FLOPs: "
+                  f"{summary.flops / 1e9:.3f} G (per batch of {shape[0]}; conv/matmul, 2 per "
+                  "multiply-add)", markup=False)
+    if out is not None:
+        model.to(pick_device(device))
+        save_model(model, program, net.name, out)
+        console.print(f"saved {out}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(compile)
