@@ -127,7 +127,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     options = sorted(set(choices))
     close = difflib.get_close_matches(name, options, n=3, cutoff=0.6)
     if close:
-        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+        quoted = [f"'{c}'" for c in close]
+        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        return f"did you mean {listed}?"
     if not options:
         return None
     shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")

@@ -8,8 +8,8 @@ from rich.console import Console
 
 from ..errors import GenoError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def expand(paths: list[Path]) -> list[Path]:

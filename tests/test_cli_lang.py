@@ -1,0 +1,141 @@
+"""The language commands: check, fmt, compile (exit codes, output, files written)."""
+
+from __future__ import annotations
+
+import shutil
+
+import torch
+
+from genodsl.saved import load_model
+from conftest import GENOTYPES
+
+BAD = """genotype G {
+  cell down {
+    input s0, s1
+    node n2 = dep_cnv(s1) + down_conv(s0)
+    output concat(n2)
+  }
+  cell up {
+    input s0, s1
+    node n2 = identity(s0) + up_conv(s1)
+    output concat(n2)
+  }
+}
+"""
+
+
+def test_check_ok_on_shipped_files(cli):
+    code, out, err = cli("check", GENOTYPES)
+    assert code == 0, err
+    assert out.count("ok  ") == len(list(GENOTYPES.glob("*.geno")))
+
+
+def test_check_reports_error_with_place_and_exit_2(cli, tmp_path):
+    bad = tmp_path / "bad.geno"
+    bad.write_text(BAD)
+    code, out, err = cli("check", bad)
+    assert code == 2
+    assert f"{bad}:4:15: error[E010]: unknown op 'dep_cnv'" in err
+    assert "did you mean 'dep_conv'" in err
+    assert "Traceback" not in err
+
+
+def test_check_missing_file_is_a_user_error(cli, tmp_path):
+    code, _, err = cli("check", tmp_path / "nope.geno")
+    assert code == 2 and "no such file" in err and "Traceback" not in err
+
+
+def test_fmt_check_and_rewrite(cli, tmp_path):
+    messy = tmp_path / "m.geno"
+    messy.write_text("# keep me\nopset   A=[conv,identity ,]  # and me\n")
+    code, out, _ = cli("fmt", "--check", messy)
+    assert code == 1 and "would reformat" in out
+    assert messy.read_text().startswith("# keep me\nopset   A")  # --check writes nothing
+    code, out, _ = cli("fmt", messy)
+    assert code == 0
+    assert messy.read_text() == "# keep me\nopset A = [conv, identity]  # and me\n"
+    code, out, _ = cli("fmt", "--check", messy)
+    assert code == 0 and "all files are formatted" in out
+
+
+def test_fmt_shipped_files_are_canonical(cli):
+    code, out, _ = cli("fmt", "--check", GENOTYPES)
+    assert code == 0, out
+
+
+def test_compile_prints_summary(cli):
+    code, out, err = cli("compile", GENOTYPES / "nasunet.geno", "--network", "nasunet_promise12",
+                         "--input", "1x1x64x64")
+    assert code == 0, err
+    assert "485,742" in out  # the reference's count minus its 4 dead head weights
+    assert "1×2×64×64" in out
+    for stage in ("stem0", "stem1", "down_cells", "up_cells", "head"):
+        assert stage in out
+
+
+def test_compile_rejects_bad_input_shape(cli):
+    code, _, err = cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_promise12",
+                       "--input", "1x3x100x64")
+    assert code == 2
+    assert "error[E047]: channel mismatch" in err
+    assert "error[E048]: spatial mismatch: input height 100 is not divisible by" in err
+
+
+def test_compile_unknown_network(cli):
+    code, _, err = cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_promis12")
+    assert code == 2 and "did you mean 'nasunet_promise12'" in err
+
+
+def test_compile_out_saves_a_loadable_model(cli, tmp_path):
+    out = tmp_path / "model.pt"
+    code, _, err = cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny",
+                       "--input", "1x1x32x32", "--out", out, "--device", "cpu", "--seed", "3")
+    assert code == 0, err
+    model, program, name = load_model(out)
+    assert name == "nasunet_tiny"
+    blob = torch.load(out, weights_only=True)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, blob["state_dict"][k])
+    x = torch.randn(2, 1, 32, 32)
+    assert model(x).shape == (2, 2, 32, 32)
+
+
+def test_load_model_rejects_weights_that_do_not_fit(tmp_path, cli):
+    out = tmp_path / "model.pt"
+    cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny", "-i", "1x1x32x32", "-o", out)
+    blob = torch.load(out, weights_only=True)
+    blob["geno"] = blob["geno"].replace("C           = 8", "C           = 16")
+    assert "C           = 16" in blob["geno"]
+    torch.save(blob, out)
+    import pytest
+    from genodsl.errors import CheckpointError
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_model(out)
+
+
+def test_load_model_rejects_foreign_file(tmp_path):
+    import pytest
+    from genodsl.errors import CheckpointError
+    f = tmp_path / "x.pt"
+    torch.save({"a": torch.zeros(1)}, f)
+    with pytest.raises(CheckpointError, match="not a genodsl model file"):
+        load_model(f)
+    f.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="cannot read model file"):
+        load_model(f)
+
+
+def test_import_from_builtin_folder_works_anywhere(cli, tmp_path):
+    f = tmp_path / "mine.geno"
+    f.write_text('import "nasunet.geno"\n\nnetwork mine {\n  cells = NASUNET\n  C = 8\n'
+                 "  depth = 2\n}\n")
+    code, out, err = cli("compile", f, "-n", "mine", "-i", "1x1x32x32")
+    assert code == 0, err
+
+
+def test_python_api_round_trip():
+    import genodsl
+    p = genodsl.load(GENOTYPES / "nasunet.geno")
+    assert genodsl.loads(genodsl.dumps(p)) == p
+    model = genodsl.build(p, "nasunet_tiny")
+    assert isinstance(model, torch.nn.Module)
