@@ -7,7 +7,9 @@ import shutil
 import torch
 
 from genodsl.saved import load_model
-from conftest import GENOTYPES
+from pathlib import Path
+
+GENOTYPES = Path(__file__).resolve().parents[1] / "genotypes"
 
 BAD = """genotype G {
   cell down {
