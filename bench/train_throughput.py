@@ -48,7 +48,21 @@ ModelFactory = Callable[[int, int], nn.Module]  # (in_channels, classes) -> mode
 #:     "nasunet": lambda i, c: <compile genotype NASUNET with C=32, depth=5, in_channels=i,
 #:                              classes=c>,
 #: (depth 5 needs the image size divisible by 2**6 = 64; 256 and 128 both are).
+def _nasunet(in_channels: int, classes: int) -> nn.Module:
+    """NASUNET (C=32, depth 5) from the shipped genotypes; input sizes must divide by 64."""
+    import genodsl
+    from genodsl.ir import Network
+    from genodsl.loader import load_builtin
+
+    program = load_builtin()
+    net = program.networks["nasunet_promise12"]
+    bb = net.backbone.model_copy(update={"in_channels": in_channels, "classes": classes})
+    program.networks["bench"] = Network("bench", bb)
+    return genodsl.build(program, "bench")
+
+
 MODEL_FACTORIES: dict[str, ModelFactory] = {
+    "nasunet": _nasunet,
     "unet": lambda i, c: build_baseline("unet", i, c),
     "unet_small": lambda i, c: build_baseline("unet_small", i, c),
     "fcdensenet56": lambda i, c: build_baseline("fcdensenet56", i, c),
@@ -192,7 +206,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", nargs="+", default=["unet_small", "unet"],
+    parser.add_argument("--model", nargs="+", default=["nasunet", "unet"],
                         choices=sorted(MODEL_FACTORIES), metavar="NAME",
                         help=f"models to measure: {', '.join(MODEL_FACTORIES)}")
     parser.add_argument("--size", type=int, default=256, help="image height and width")
