@@ -1,0 +1,204 @@
+"""``DataConfig``: where the data is, how it is laid out, preprocessed, augmented and split.
+
+Build one with :func:`parse_data_config` (a mapping from YAML/JSON): a typo'd key or a bad
+value becomes a :class:`~genodsl.errors.ConfigError` that names the key.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
+
+from genodsl.errors import ConfigError, Diagnostic, did_you_mean
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Layout(str, Enum):
+    """How files are arranged under ``root`` (see :mod:`genodsl.data.layouts`)."""
+
+    AUTO = "auto"            # recognise one of the layouts below
+    FOLDER = "folder"        # images/ + masks/ with matching stems (PNG, JPEG, BMP, TIFF)
+    NIFTI = "nifti"          # imagesTr/ + labelsTr/ volumes (Medical Segmentation Decathlon)
+    MHD = "mhd"              # CaseNN.mhd + CaseNN_segmentation.mhd (PROMISE12)
+    DICOM = "dicom"          # images/<case>/*.dcm + labels/<case>.nii.gz|.mhd
+    SYNTHETIC = "synthetic"  # generated shapes, no files
+
+
+class Normalize(str, Enum):
+    ZSCORE = "zscore"        # per image and channel: (x - mean) / std
+    MINMAX = "minmax"        # per image and channel: to [0, 1]
+    NONE = "none"            # keep the intensities (as float32)
+
+
+class SplitMode(str, Enum):
+    RANDOM = "random"            # cases shuffled with the seed
+    CONTIGUOUS = "contiguous"    # the last block of the (naturally) ordered cases is validation
+
+
+class SliceAxis(str, Enum):
+    """The volume axis that 2D slices are cut across, in the (Z, Y, X) convention."""
+
+    Z = "z"
+    Y = "y"
+    X = "x"
+
+    @property
+    def index(self) -> int:
+        return {"z": 0, "y": 1, "x": 2}[self.value]
+
+
+class AugmentConfig(_Frozen):
+    """Random augmentation of training samples (MONAI dictionary transforms)."""
+
+    enabled: bool = True
+    prob: float = Field(0.5, ge=0.0, le=1.0)       # probability of each transform
+    flip: bool = True                               # flips along rows and along columns
+    rot90: bool = False                             # rotations by 90, 180, 270 degrees
+    rotate_degrees: float = Field(10.0, ge=0.0, le=180.0)  # small rotations in ±degrees; 0: off
+    elastic: bool = False                           # 2D elastic deformation
+    elastic_spacing: int = Field(16, ge=2)          # pixels between deformation control points
+    elastic_magnitude: tuple[float, float] = (0.0, 1.0)  # offset range of the control points
+
+
+class SplitConfig(_Frozen):
+    """Train/validation split by case; no case ever has slices on both sides."""
+
+    mode: SplitMode = SplitMode.RANDOM
+    val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    val_count: int | None = Field(None, ge=0)        # a number of cases; overrides val_fraction
+    val_cases: tuple[str, ...] | None = None        # explicit validation cases; overrides both
+
+
+class SyntheticConfig(_Frozen):
+    """Random shapes on a noisy, smoothly biased background (``layout: synthetic``)."""
+
+    n_images: int = Field(64, ge=1)
+    size: tuple[int, int] = (64, 64)                # generated size (H, W) before any resize
+    noise: float = Field(0.08, ge=0.0)              # Gaussian noise std on a [0, 1] scale
+    max_shapes: int = Field(4, ge=1)                # shapes per image: 1 .. max_shapes
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _square(cls, v: Any) -> Any:
+        return (v, v) if isinstance(v, int) else v
+
+
+class DataConfig(_Frozen):
+    """Everything the data pipeline needs; defaults suit a 2-class 2D problem."""
+
+    root: Path | None = None                        # the data root (not needed for synthetic)
+    layout: Layout = Layout.AUTO
+    num_classes: int = Field(2, ge=2)               # derived from class_map when not given
+    class_map: dict[int, int] | None = None         # mask value -> class index; None: identity
+    in_channels: int = Field(1, ge=1)               # 1: grayscale, 3: RGB (converted to match)
+    size: tuple[int, int] | None = (256, 256)       # (H, W) after resizing; None: keep
+    clahe: bool = False                             # CLAHE as in NAS-Unet (skimage)
+    clahe_clip_limit: float = Field(0.05, gt=0.0, le=1.0)
+    intensity_clip: tuple[float, float] | None = None  # clip raw intensities (e.g. CT window)
+    normalize: Normalize = Normalize.ZSCORE
+    slice_axis: SliceAxis = SliceAxis.Z             # volumes are cut into 2D slices across it
+    mask_suffix: str | None = None                  # stem suffix of masks; None: layout default
+    case_pattern: str | None = None                 # regex on a sample's name giving its case
+    augment: AugmentConfig = AugmentConfig()
+    split: SplitConfig = SplitConfig()
+    synthetic: SyntheticConfig = SyntheticConfig()
+    seed: int = Field(0, ge=0)                      # split, augmentation and synthetic data
+    cache: bool = True                              # keep preprocessed slices in memory
+    check_files: bool = True                        # read every file once when building
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _square(cls, v: Any) -> Any:
+        return (v, v) if isinstance(v, int) else v
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and min(v) < 1:
+            raise ValueError("both sides must be at least 1")
+        return v
+
+    @field_validator("case_pattern")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            rx = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if rx.groups == 0:
+            raise ValueError("needs a group giving the case, e.g. '^(case\\d+)_' or "
+                             "'(?P<case>...)'")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _classes_from_map(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("class_map") and "num_classes" not in data:
+            try:
+                data = {**data, "num_classes": max(int(v) for v in data["class_map"].values()) + 1}
+            except (TypeError, ValueError, AttributeError):
+                pass  # the field validators report the bad map
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DataConfig":
+        if self.class_map is not None:
+            bad = sorted({v for v in self.class_map.values() if not 0 <= v < self.num_classes})
+            if bad:
+                raise ValueError(f"class_map targets {bad} are outside 0..{self.num_classes - 1}"
+                                 f" (num_classes = {self.num_classes})")
+        if self.layout is not Layout.SYNTHETIC and self.root is None:
+            raise ValueError("root is required unless layout is 'synthetic'")
+        if self.intensity_clip is not None and self.intensity_clip[0] >= self.intensity_clip[1]:
+            raise ValueError("intensity_clip must be (low, high) with low < high")
+        return self
+
+
+def parse_data_config(data: Mapping[str, Any] | DataConfig | None = None, *,
+                      source: str = "data") -> DataConfig:
+    """Validate a mapping into a :class:`DataConfig`; problems become one ConfigError."""
+    if isinstance(data, DataConfig):
+        return data
+    try:
+        return DataConfig.model_validate(dict(data or {}))
+    except ValidationError as exc:
+        raise config_error(exc, DataConfig, prefix=source) from None
+
+
+def config_error(exc: ValidationError, model: type[BaseModel], *, prefix: str = "") -> ConfigError:
+    """A ConfigError with one diagnostic per pydantic error, each naming its dotted key."""
+    diags = []
+    for err in exc.errors():
+        loc = [str(part) for part in err["loc"]]
+        key = ".".join(([prefix] if prefix else []) + loc) or prefix or "config"
+        hint = None
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key '{key}'"
+            hint = did_you_mean(loc[-1], _fields_at(model, loc[:-1]))
+        else:
+            message = f"{key}: {err['msg']}"
+            if "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
+                message += f" (got {err['input']!r})"
+        diags.append(Diagnostic(ConfigError.default_code, message, hint=hint, file=None))
+    return ConfigError(diags)
+
+
+def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """The field names of the sub-model that ``loc`` points into (for 'did you mean')."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        current = fields[part].annotation
+    return list(getattr(current, "model_fields", {}))
