@@ -1,0 +1,190 @@
+"""Run folders, checkpoint files and RNG state capture.
+
+Run folder layout::
+
+    run_dir/
+      config.yaml            the RunConfig the run was started with
+      log.jsonl              one line per epoch (+ per-step lines, resume/interrupt events)
+      checkpoints/last.pt    full training state after the last completed epoch (resume point)
+      checkpoints/best.pt    weights with the best validation DSC (for evaluate/predict)
+      checkpoints/interrupted.pt  weights at a Ctrl-C inside an epoch (not a resume point)
+      curves.png             loss and DSC curves
+      summary.json           final metrics, params, FLOPs, time/epoch, peak memory
+      tensorboard/           only with train.tensorboard
+
+Checkpoints are plain ``torch.save`` dicts of tensors, numbers, strings, lists and dicts, so
+they load with ``torch.load(weights_only=True)``. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+from ..utils import torch_save_atomic
+from .config import RunConfig
+
+FORMAT_VERSION = 1
+LAST_KEYS = frozenset({
+    "format_version", "kind", "model", "optimizer", "scheduler", "scaler", "epoch",
+    "global_step", "best_score", "best_epoch", "history", "rng", "config", "model_spec",
+    "num_classes", "class_names", "loss_weights", "model_info",
+})
+BEST_KEYS = frozenset({"format_version", "kind", "model", "epoch", "score", "metrics", "config",
+                       "model_spec", "num_classes", "class_names"})
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file of a run folder."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def last(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / "best.pt"
+
+    @property
+    def interrupted(self) -> Path:
+        return self.checkpoints / "interrupted.pt"
+
+    @property
+    def curves(self) -> Path:
+        return self.root / "curves.png"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
+
+def capture_rng(generators: Mapping[str, torch.Generator]) -> dict[str, Any]:
+    """The state of python, numpy, torch (and CUDA) RNGs and of the named generators."""
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "python": [py_version, list(py_state), py_gauss],
+        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)),
+                  "pos": int(np_pos), "has_gauss": int(np_has_gauss),
+                  "gauss": float(np_gauss)},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "generators": {name: g.get_state() for name, g in generators.items()},
+    }
+    return state
+
+
+def restore_rng(state: Mapping[str, Any], generators: Mapping[str, torch.Generator]) -> None:
+    version, py_state, py_gauss = state["python"]
+    random.setstate((version, tuple(py_state), py_gauss))
+    np_state = state["numpy"]
+    np.random.set_state((np_state["name"], np_state["keys"].numpy().astype(np.uint32),
+                         np_state["pos"], np_state["has_gauss"], np_state["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    for name, g in generators.items():
+        if name in state["generators"]:
+            g.set_state(state["generators"][name])
+
+
+def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a checkpoint dict atomically (a crash never leaves a partial file)."""
+    torch_save_atomic(dict(state), path)
+
+
+def load_checkpoint(path: str | os.PathLike[str],
+                    required: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` onto the CPU; check its keys."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"no checkpoint at {p}")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign file: any unpickling error
+        raise CheckpointError(f"cannot read checkpoint: {exc}", file=str(p)) from None
+    if not isinstance(state, dict):
+        raise CheckpointError("not a genodsl checkpoint (not a dict)", file=str(p))
+    if state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"unsupported checkpoint format "
+                              f"{state.get('format_version')!r}, expected {FORMAT_VERSION}",
+                              file=str(p))
+    missing = sorted(required - set(state))
+    if missing:
+        raise CheckpointError(f"checkpoint lacks {', '.join(missing)}", file=str(p))
+    return state
+
+
+def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    path = RunPaths(Path(run_dir)).summary
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read summary: {exc}", file=str(path)) from None
+
+
+def load_run(run_dir: str | os.PathLike[str], which: str = "best"
+             ) -> tuple[dict[str, Any], dict[str, torch.Tensor], RunConfig, dict[str, Any] | None]:
+    """``(model_spec, state_dict, config, summary)`` of a run folder.
+
+    ``which`` is ``"best"`` (falls back to ``last`` when no validation ever ran) or ``"last"``.
+    ``summary`` is None for a run that never finished or was interrupted before writing one.
+    """
+    if which not in ("best", "last"):
+        raise CheckpointError(f"which must be 'best' or 'last', got '{which}'")
+    paths = RunPaths(Path(run_dir))
+    if not paths.root.is_dir():
+        raise CheckpointError(f"no run folder at {paths.root}")
+    if which == "best" and paths.best.is_file():
+        state = load_checkpoint(paths.best, BEST_KEYS)
+    else:
+        state = load_checkpoint(paths.last, LAST_KEYS)
+    try:
+        config = RunConfig.model_validate(state["config"])
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint config does not validate: {exc}",
+                              file=str(paths.root)) from None
+    return dict(state["model_spec"]), state["model"], config, read_summary(paths.root)
+
+
+def load_model(run_dir: str | os.PathLike[str], build: Callable[[dict[str, Any]], nn.Module],
+               which: str = "best", device: torch.device | str = "cpu") -> nn.Module:
+    """Rebuild a run's model with the caller's ``build(model_spec)`` and load its weights."""
+    spec, weights, _, _ = load_run(run_dir, which)
+    model = build(spec)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"weights do not fit the rebuilt model: {exc}",
+                              file=str(run_dir)) from None
+    return model.to(device).eval()

@@ -1,0 +1,420 @@
+"""The generic training engine: any ``nn.Module`` on datasets of segmentation samples.
+
+Samples are dicts ``image`` float ``[C, H, W]``, ``mask`` int64 ``[H, W]``, ``name``, ``case``;
+the model maps ``[B, C, H, W]`` to logits ``[B, K, H, W]``. The caller builds the model and
+passes an opaque, JSON-serialisable ``model_spec`` that is stored in every checkpoint so that
+:func:`~genodsl.train.checkpoint.load_model` can rebuild it later.
+
+Reproducibility: the train and validation DataLoaders have their own seeded generators and
+workers are seeded from them; ``last.pt`` holds the model, optimizer, scheduler, scaler,
+history and the states of the python/numpy/torch RNGs and both generators after each epoch.
+Resuming from it reproduces an uninterrupted run exactly on CPU (same weights, same history).
+Ctrl-C inside an epoch writes ``interrupted.pt`` (weights only; not a resume point) and the
+summary, and returns; resuming restarts that epoch from ``last.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import CheckpointError, ConfigError, DataError
+from ..utils import pick_device, seed_everything, write_text_atomic
+from .checkpoint import (FORMAT_VERSION, LAST_KEYS, RunPaths, capture_rng,
+                         load_checkpoint, restore_rng, save_checkpoint)
+from .config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
+from .losses import LossName, build_loss, class_pixel_counts, inverse_frequency_weights
+from .metrics import MetricAccumulator
+from .runlog import (JsonlLog, TensorBoard, make_progress, peak_memory_mb, reset_peak_memory,
+                     write_curves, write_json_atomic)
+from .runtime import count_flops, count_parameters, preserve_rng, seed_worker, unpack_batch
+
+FLOPS_DEFINITION = "forward pass of one image, FlopCounterMode (2 FLOPs per multiply-add)"
+CURVES_EVERY_S = 60.0  # redraw curves.png during training at most this often (and at the end)
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch of training (and validation, when it ran)."""
+
+    epoch: int
+    train_loss: float
+    lr: float
+    time_s: float
+    peak_memory_mb: float | None
+    val_loss: float | None = None
+    val_dsc: float | None = None
+    val_miou: float | None = None
+    val_dsc_per_class: dict[str, float | None] | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    status: str  # "completed" or "interrupted"
+    run_dir: Path
+    history: list[EpochStats]
+    summary: dict[str, Any]
+
+
+Callback = Callable[["Trainer", EpochStats], None]
+
+
+class Trainer:
+    """Train ``model`` on ``train_data``, validating on ``val_data``, into ``run_dir``."""
+
+    def __init__(self, model: nn.Module, train_data: Dataset, val_data: Dataset | None = None,
+                 *, config: TrainConfig | RunConfig, run_dir: str | os.PathLike[str],
+                 num_classes: int, model_spec: Mapping[str, Any] | None = None,
+                 class_names: Sequence[str] | None = None, callbacks: Sequence[Callback] = (),
+                 progress: bool = True, console: Console | None = None):
+        self.run_config = config if isinstance(config, RunConfig) else RunConfig(train=config)
+        self.cfg: TrainConfig = self.run_config.train
+        if num_classes < 2:
+            raise ConfigError(f"segmentation needs at least 2 classes, got {num_classes}")
+        self.model, self.train_data, self.val_data = model, train_data, val_data
+        self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names else [str(i) for i in
+                                                                  range(num_classes)]
+        if len(self.class_names) != num_classes:
+            raise ConfigError(f"{len(self.class_names)} class names for {num_classes} classes")
+        self.model_spec = dict(model_spec or {})
+        try:
+            json.dumps(self.model_spec)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"model_spec must be JSON-serialisable: {exc}") from None
+        self.paths = RunPaths(Path(run_dir))
+        self.callbacks = list(callbacks)
+        self.progress_enabled, self.console = progress, console
+        self.history: list[EpochStats] = []
+        self.epoch = 0
+        self.global_step = 0
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None
+        self._dirty = False  # weights changed since last.pt was written
+        self._curves_at = time.monotonic()
+
+    # ---------------------------------------------------------------- setup
+    def _setup(self, resume: bool) -> dict[str, Any] | None:
+        cfg, paths = self.cfg, self.paths
+        ckpt = None
+        if resume:
+            ckpt = load_checkpoint(paths.last, LAST_KEYS)
+            self._check_resumable(ckpt)
+        elif paths.last.exists():
+            raise ConfigError(f"{paths.root} already holds a run",
+                              hint="resume it, or choose a new run folder")
+        if len(self.train_data) == 0:  # type: ignore[arg-type]
+            raise DataError("the training set is empty")
+        if cfg.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        seed_everything(cfg.seed, cfg.deterministic)
+        self.device = pick_device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"train.device is '{cfg.device}' but CUDA is not available")
+        self.model.to(self.device)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError("the model has no trainable parameters")
+        self.params = params
+
+        if cfg.class_weights is not None:
+            weights: list[float] | None = list(cfg.class_weights)
+        elif ckpt is not None:
+            weights = ckpt["loss_weights"]
+        elif cfg.loss is LossName.WEIGHTED_DICE:
+            with preserve_rng():
+                counts = class_pixel_counts(
+                    (self.train_data[i]["mask"] for i in range(len(self.train_data))),  # type: ignore[arg-type]
+                    self.num_classes)
+            weights = inverse_frequency_weights(counts)
+        else:
+            weights = None
+        self.loss_weights = weights
+        opts = {"class_weights": weights} if weights is not None else {}
+        self.loss_fn = build_loss(cfg.loss, self.num_classes, **opts).to(self.device)
+
+        if cfg.optimizer == "sgd":
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        else:
+            opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+            self.optimizer = opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min)
+            if cfg.scheduler == "cosine" else None)
+        use_scaler = cfg.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda" if use_scaler else "cpu", enabled=use_scaler)
+
+        self.generators = {"train": torch.Generator().manual_seed(cfg.seed),
+                           "val": torch.Generator().manual_seed(cfg.seed + 1)}
+        common = dict(batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                      worker_init_fn=seed_worker, pin_memory=self.device.type == "cuda")
+        self.train_loader = DataLoader(self.train_data, shuffle=True,
+                                       generator=self.generators["train"], **common)
+        self.val_loader = (DataLoader(self.val_data, shuffle=False,
+                                      generator=self.generators["val"], **common)
+                           if self.val_data is not None and len(self.val_data) > 0  # type: ignore[arg-type]
+                           else None)
+
+        if ckpt is not None:
+            self._load_state(ckpt)
+        else:
+            n_all, n_train = count_parameters(self.model)
+            flops = None
+            if cfg.count_flops:
+                with preserve_rng():
+                    sample = self.train_data[0]["image"]
+                flops = count_flops(self.model, sample)
+            self.model_info = {"params": n_all, "trainable_params": n_train, "flops": flops,
+                               "flops_input_shape": list(sample.shape) if flops is not None
+                               else None}
+        write_text_atomic(paths.config, dump_config(self.run_config))
+        return ckpt
+
+    def _check_resumable(self, ckpt: Mapping[str, Any]) -> None:
+        try:
+            saved = RunConfig.model_validate(ckpt["config"]).train
+        except Exception as exc:
+            raise CheckpointError(f"checkpoint config does not validate: {exc}",
+                                  file=str(self.paths.last)) from None
+        changed = [f"train.{k}: {getattr(saved, k)!r} -> {getattr(self.cfg, k)!r}"
+                   for k in TrainConfig.model_fields
+                   if k not in RESUMABLE_CHANGES and getattr(saved, k) != getattr(self.cfg, k)]
+        if changed:
+            raise ConfigError("cannot resume with changed settings: " + "; ".join(changed),
+                              hint="resume with the run's config.yaml, or start a new run folder")
+        if ckpt["model_spec"] != self.model_spec or ckpt["num_classes"] != self.num_classes:
+            raise ConfigError("cannot resume: the model spec or class count differs from the "
+                              "checkpoint's", file=str(self.paths.last))
+
+    def _load_state(self, ckpt: Mapping[str, Any]) -> None:
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+            if ckpt["scaler"]:
+                self.scaler.load_state_dict(ckpt["scaler"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"checkpoint does not fit this model/optimizer: {exc}",
+                                  file=str(self.paths.last)) from None
+        self.epoch, self.global_step = int(ckpt["epoch"]), int(ckpt["global_step"])
+        self.best_score, self.best_epoch = ckpt["best_score"], ckpt["best_epoch"]
+        self.history = [EpochStats(**h) for h in ckpt["history"]]
+        self.model_info = dict(ckpt["model_info"])
+        self._rng_state = ckpt["rng"]
+
+    # ---------------------------------------------------------------- state
+    def _common_state(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "config": self.run_config.model_dump(mode="json"),
+                "model_spec": self.model_spec, "num_classes": self.num_classes,
+                "class_names": self.class_names,
+                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
+
+    def _save_last(self) -> None:
+        state = self._common_state()
+        state.update(kind="last", optimizer=self.optimizer.state_dict(),
+                     scheduler=self.scheduler.state_dict() if self.scheduler else {},
+                     scaler=self.scaler.state_dict() if self.scaler.is_enabled() else {},
+                     epoch=self.epoch, global_step=self.global_step,
+                     best_score=self.best_score, best_epoch=self.best_epoch,
+                     history=[asdict(h) for h in self.history],
+                     rng=capture_rng(self.generators), loss_weights=self.loss_weights,
+                     model_info=self.model_info)
+        save_checkpoint(state, self.paths.last)
+
+    def _save_best(self, stats: EpochStats) -> None:
+        state = self._common_state()
+        state.update(kind="best", epoch=stats.epoch, score=stats.val_dsc, metrics=asdict(stats))
+        save_checkpoint(state, self.paths.best)
+
+    # ---------------------------------------------------------------- epochs
+    def _autocast(self) -> Any:
+        if not self.cfg.amp:
+            return nullcontext()
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _forward(self, image: torch.Tensor) -> torch.Tensor:
+        with self._autocast():
+            logits = self.model(image)
+        if not isinstance(logits, torch.Tensor) or logits.ndim != 4 \
+                or logits.shape[0] != image.shape[0] or logits.shape[1] != self.num_classes \
+                or logits.shape[2:] != image.shape[2:]:
+            raise ConfigError(f"the model must return logits [B, {self.num_classes}, H, W] for "
+                              f"input {tuple(image.shape)}, got "
+                              f"{tuple(getattr(logits, 'shape', ()))}")
+        return logits.float()
+
+    def _train_epoch(self, progress: Any, task: Any, log: JsonlLog,
+                     tb: TensorBoard | None) -> float:
+        self.model.train()
+        total, count = 0.0, 0
+        progress.reset(task, total=len(self.train_loader))
+        for step, batch in enumerate(self.train_loader, start=1):
+            image, mask = unpack_batch(batch, self.num_classes)
+            image = image.to(self.device, non_blocking=True)
+            mask = mask.to(self.device, non_blocking=True)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self._forward(image), mask)
+            value = float(loss.detach())
+            if not np.isfinite(value):
+                raise ConfigError(f"the loss became {value} at epoch {self.epoch}, step {step}",
+                                  hint="lower train.lr, keep train.grad_clip, check the data")
+            self.scaler.scale(loss).backward()
+            if self.cfg.grad_clip is not None:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self._dirty = True
+            self.global_step += 1
+            total += value * image.shape[0]
+            count += image.shape[0]
+            if self.cfg.log_every and self.global_step % self.cfg.log_every == 0:
+                lr = self.optimizer.param_groups[0]["lr"]
+                log.write({"kind": "step", "epoch": self.epoch, "step": step,
+                           "global_step": self.global_step, "loss": value, "lr": lr})
+                if tb is not None:
+                    tb.scalars({"train/step_loss": value}, self.global_step)
+            progress.update(task, advance=1, info=f"loss {total / count:.4f}")
+        return total / count
+
+    @torch.no_grad()
+    def _validate(self) -> tuple[float, dict[str, Any]]:
+        """Mean loss and :meth:`MetricAccumulator.summary` on the validation set."""
+        if self.val_loader is None:
+            raise ConfigError("no validation set was given")
+        self.model.eval()
+        acc = MetricAccumulator(self.num_classes, self.class_names,
+                                empty=self.cfg.empty_mask_rule)
+        total, count = 0.0, 0
+        for batch in self.val_loader:
+            image, mask = unpack_batch(batch, self.num_classes)
+            logits = self._forward(image.to(self.device))
+            total += float(self.loss_fn(logits, mask.to(self.device))) * image.shape[0]
+            count += image.shape[0]
+            acc.update(logits.argmax(dim=1).cpu(), mask, batch.get("name"), batch.get("case"))
+        return total / count, acc.summary()
+
+    def _run_epoch(self, progress: Any, tasks: tuple[Any, Any], log: JsonlLog,
+                   tb: TensorBoard | None) -> EpochStats:
+        cfg = self.cfg
+        reset_peak_memory(self.device)
+        start = time.perf_counter()
+        train_loss = self._train_epoch(progress, tasks[1], log, tb)
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.scheduler is not None:
+            self.scheduler.step()
+        val_loss = val = None
+        if self.val_loader is not None and (self.epoch % cfg.val_every == 0
+                                            or self.epoch == cfg.epochs):
+            val_loss, val = self._validate()
+        mem, _ = peak_memory_mb(self.device)
+        return EpochStats(
+            epoch=self.epoch, train_loss=train_loss, lr=lr,
+            time_s=time.perf_counter() - start, peak_memory_mb=mem, val_loss=val_loss,
+            val_dsc=val["dsc"] if val else None, val_miou=val["miou"] if val else None,
+            val_dsc_per_class=val["dsc_per_class"] if val else None)
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train to ``config.epochs``; with ``resume`` continue from ``checkpoints/last.pt``."""
+        ckpt = self._setup(resume)
+        log = JsonlLog(self.paths.log)
+        if ckpt is not None:
+            log.truncate_after(self.epoch)
+            log.write({"kind": "resume", "epoch": self.epoch})
+            self.paths.interrupted.unlink(missing_ok=True)  # stale once the run goes on
+            restore_rng(self._rng_state, self.generators)
+        tb = TensorBoard(self.paths.tensorboard) if self.cfg.tensorboard else None
+        status = "completed"
+        progress = make_progress(self.progress_enabled, self.console)
+        try:
+            with progress:
+                epochs = progress.add_task("epoch", total=self.cfg.epochs,
+                                           completed=self.epoch, info="")
+                steps = progress.add_task("step", total=None, info="")
+                while self.epoch < self.cfg.epochs:
+                    self.epoch += 1
+                    stats = self._run_epoch(progress, (epochs, steps), log, tb)
+                    self.history.append(stats)
+                    if stats.val_dsc is not None and (self.best_score is None
+                                                      or stats.val_dsc > self.best_score):
+                        self.best_score, self.best_epoch = stats.val_dsc, stats.epoch
+                        self._save_best(stats)
+                    self._save_last()
+                    self._dirty = False
+                    log.write({"kind": "epoch", **asdict(stats)})
+                    if tb is not None:
+                        tb.scalars({"train/loss": stats.train_loss, "val/loss": stats.val_loss,
+                                    "val/dsc": stats.val_dsc, "val/miou": stats.val_miou,
+                                    "lr": stats.lr}, stats.epoch)
+                    if time.monotonic() - self._curves_at >= CURVES_EVERY_S:
+                        self._write_curves()
+                    dsc = f" val DSC {stats.val_dsc:.4f}" if stats.val_dsc is not None else ""
+                    progress.update(epochs, advance=1,
+                                    info=f"loss {stats.train_loss:.4f}{dsc}")
+                    for callback in self.callbacks:
+                        callback(self, stats)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            if self._dirty:
+                state = self._common_state()
+                state.update(kind="interrupted", epoch=self.epoch, global_step=self.global_step)
+                save_checkpoint(state, self.paths.interrupted)
+            completed = self.history[-1].epoch if self.history else 0
+            log.write({"kind": "interrupted", "epoch": completed,
+                       "in_epoch": self.epoch if self._dirty else None})
+        finally:
+            if tb is not None:
+                tb.close()
+        self._write_curves()
+        summary = self.summary(status)
+        write_json_atomic(self.paths.summary, summary)
+        return TrainResult(status, self.paths.root, list(self.history), summary)
+
+    def _write_curves(self) -> None:
+        if self.history:
+            write_curves([asdict(h) for h in self.history], self.paths.curves)
+        self._curves_at = time.monotonic()
+
+    def summary(self, status: str) -> dict[str, Any]:
+        best = next((h for h in self.history if h.epoch == self.best_epoch), None)
+        final = next((h for h in reversed(self.history) if h.val_dsc is not None), None)
+        mems = [h.peak_memory_mb for h in self.history if h.peak_memory_mb is not None]
+        times = [h.time_s for h in self.history]
+        return {
+            "status": status, "epochs": self.cfg.epochs,
+            "epochs_completed": self.history[-1].epoch if self.history else 0,
+            "dsc": best.val_dsc if best else None, "miou": best.val_miou if best else None,
+            "best_epoch": self.best_epoch, "best": asdict(best) if best else None,
+            "final": asdict(final) if final else None,
+            "final_train_loss": self.history[-1].train_loss if self.history else None,
+            **self.model_info, "flops_definition": FLOPS_DEFINITION,
+            "time_per_epoch_s": sum(times) / len(times) if times else None,
+            "total_time_s": sum(times), "peak_memory_mb": max(mems) if mems else None,
+            "peak_memory_kind": peak_memory_mb(self.device)[1], "device": str(self.device),
+            "loss": self.cfg.loss.value, "num_classes": self.num_classes,
+            "class_names": self.class_names, "empty_mask_rule": self.cfg.empty_mask_rule.value,
+            "model_spec": self.model_spec,
+        }
+
+
+def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, *,
+        config: TrainConfig | RunConfig, run_dir: str | os.PathLike[str], num_classes: int,
+        model_spec: Mapping[str, Any] | None = None, resume: bool = False,
+        **kwargs: Any) -> TrainResult:
+    """Functional form of :class:`Trainer` (``kwargs``: class_names, callbacks, progress...)."""
+    return Trainer(model, train_data, val_data, config=config, run_dir=run_dir,
+                   num_classes=num_classes, model_spec=model_spec, **kwargs).fit(resume=resume)

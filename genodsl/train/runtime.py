@@ -1,0 +1,69 @@
+"""Helpers of the training engine: the batch contract check, seeding, parameter/FLOP counts."""
+
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..errors import DataError
+from .checkpoint import capture_rng, restore_rng
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: numpy and python RNGs follow the worker's torch seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+@contextmanager
+def preserve_rng() -> Iterator[None]:
+    """Run a block without disturbing the global RNG streams (python, numpy, torch)."""
+    state = capture_rng({})
+    try:
+        yield
+    finally:
+        restore_rng(state, {})
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(all parameters, trainable parameters)."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+def count_flops(model: nn.Module, image: torch.Tensor) -> int:
+    """Forward FLOPs for one image ``[C, H, W]`` (model left in its previous mode)."""
+    was_training = model.training
+    device = next(model.parameters()).device
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(image.unsqueeze(0).to(device))
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def unpack_batch(batch: Any, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check a collated batch against the dataset contract; return (image, mask)."""
+    if not isinstance(batch, Mapping) or "image" not in batch or "mask" not in batch:
+        raise DataError("samples must be dicts with 'image' [C, H, W] and 'mask' [H, W]")
+    image, mask = batch["image"], batch["mask"]
+    if not isinstance(image, torch.Tensor) or image.ndim != 4 or not image.is_floating_point():
+        raise DataError(f"'image' must be a float tensor [C, H, W], got batch "
+                        f"{getattr(image, 'shape', type(image))}")
+    if not isinstance(mask, torch.Tensor) or mask.ndim != 3 or mask.is_floating_point() \
+            or mask.shape[0] != image.shape[0] or mask.shape[1:] != image.shape[2:]:
+        raise DataError(f"'mask' must be an integer tensor [H, W] matching the image, got "
+                        f"{getattr(mask, 'shape', type(mask))} for image {tuple(image.shape)}")
+    if int(mask.min()) < 0 or int(mask.max()) >= num_classes:
+        raise DataError(f"mask values must lie in [0, {num_classes}), "
+                        f"got [{int(mask.min())}, {int(mask.max())}]")
+    return image, mask.long()
