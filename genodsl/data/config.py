@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
-from genodsl.errors import ConfigError, Diagnostic, did_you_mean
+from genodsl.config import config_error
 
 
 class _Frozen(BaseModel):
@@ -173,32 +173,3 @@ def parse_data_config(data: Mapping[str, Any] | DataConfig | None = None, *,
         return DataConfig.model_validate(dict(data or {}))
     except ValidationError as exc:
         raise config_error(exc, DataConfig, prefix=source) from None
-
-
-def config_error(exc: ValidationError, model: type[BaseModel], *, prefix: str = "") -> ConfigError:
-    """A ConfigError with one diagnostic per pydantic error, each naming its dotted key."""
-    diags = []
-    for err in exc.errors():
-        loc = [str(part) for part in err["loc"]]
-        key = ".".join(([prefix] if prefix else []) + loc) or prefix or "config"
-        hint = None
-        if err["type"] == "extra_forbidden":
-            message = f"unknown key '{key}'"
-            hint = did_you_mean(loc[-1], _fields_at(model, loc[:-1]))
-        else:
-            message = f"{key}: {err['msg']}"
-            if "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
-                message += f" (got {err['input']!r})"
-        diags.append(Diagnostic(ConfigError.default_code, message, hint=hint, file=None))
-    return ConfigError(diags)
-
-
-def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
-    """The field names of the sub-model that ``loc`` points into (for 'did you mean')."""
-    current: Any = model
-    for part in loc:
-        fields = getattr(current, "model_fields", {})
-        if part not in fields:
-            return []
-        current = fields[part].annotation
-    return list(getattr(current, "model_fields", {}))

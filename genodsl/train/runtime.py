@@ -8,8 +8,9 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
+
+from ..flops import count_flops as count_flops_of, count_params
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from ..errors import DataError
 from .checkpoint import capture_rng, restore_rng
@@ -34,21 +35,12 @@ def preserve_rng() -> Iterator[None]:
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(all parameters, trainable parameters)."""
-    params = list(model.parameters())
-    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+    return count_params(model), count_params(model, trainable_only=True)
 
 
 def count_flops(model: nn.Module, image: torch.Tensor) -> int:
-    """Forward FLOPs for one image ``[C, H, W]`` (model left in its previous mode)."""
-    was_training = model.training
-    device = next(model.parameters()).device
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(image.unsqueeze(0).to(device))
-    finally:
-        model.train(was_training)
-    return int(counter.get_total_flops())
+    """Forward FLOPs for one image ``[C, H, W]`` (see :mod:`genodsl.flops`)."""
+    return count_flops_of(model, (1, *image.shape)).total
 
 
 def unpack_batch(batch: Any, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:

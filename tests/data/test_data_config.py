@@ -27,7 +27,7 @@ def test_typo_names_the_key_with_a_suggestion() -> None:
 
 
 def test_bad_values_name_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"data\.layout: .*'nifty'"):
+    with pytest.raises(ConfigError, match=r"bad value for 'data\.layout'.*'nifty'"):
         parse_data_config({"root": "d", "layout": "nifty"})
     with pytest.raises(ConfigError, match=r"data\.split\.val_fraction"):
         parse_data_config({"root": "d", "split": {"val_fraction": 1.5}})
