@@ -34,7 +34,11 @@ PathText = str | PathLike[str] | None
 
 @dataclass(frozen=True)
 class ClassMap:
-    """Mask value → class index.  ``mapping=None`` means values already are class indices."""
+    """Mask value → class index.
+
+    ``mapping=None`` means values already are class indices, except that a two-class
+    problem also reads binary masks saved as 0/255 (255 → class 1).
+    """
 
     num_classes: int
     mapping: Mapping[int, int] | None = None
@@ -50,6 +54,8 @@ class ClassMap:
         elif mask.dtype.kind not in "iub":
             raise data_error(Code.CLASS_MAP, f"mask has unsupported dtype {mask.dtype}", file=file)
         ints = values.astype(np.int64)
+        if self.mapping is None and self.num_classes == 2 and set(ints.tolist()) <= {0, 255}:
+            return (mask == 255).astype(np.int64)  # binary masks saved as 0/255: 255 is class 1
         if self.mapping is None:
             bad = ints[(ints < 0) | (ints >= self.num_classes)]
             if bad.size:

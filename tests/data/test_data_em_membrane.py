@@ -34,8 +34,14 @@ def test_em_stack_contiguous_split(tmp_path: Path) -> None:
     assert 0.12 < membrane.item() < 0.35  # about 22 % of pixels are membrane (0)
 
 
-def test_em_masks_need_a_class_map() -> None:
+def test_em_0_255_masks_read_as_two_classes_without_a_class_map() -> None:
+    ds = build_dataset(parse_data_config({"root": str(EM), "size": 32}))
+    values = set(torch.unique(ds[0]["mask"]).tolist())
+    assert values == {0, 1}  # 255 (cell interior) -> 1, membrane -> 0
+
+
+def test_em_masks_with_three_classes_need_a_class_map() -> None:
     with pytest.raises(DataError) as err:
-        build_dataset(parse_data_config({"root": str(EM), "size": 32}))
+        build_dataset(parse_data_config({"root": str(EM), "size": 32, "num_classes": 3}))
     text = str(err.value)
     assert "masks/00.png" in text and "[255]" in text and "class_map" in text

@@ -114,3 +114,14 @@ def test_intensity_clip_before_normalising() -> None:
     pre = Preprocess(ClassMap(2), normalize=Normalize.NONE, intensity_clip=(-100.0, 200.0))
     out = pre.image(np.array([[-1000, 0, 50, 3000]], np.int16))
     assert out.tolist() == [[[-100.0, 0.0, 50.0, 200.0]]]
+
+
+def test_binary_0_255_masks_are_read_without_a_class_map():
+    import numpy as np
+    from genodsl.data.preprocess import ClassMap
+
+    mask = np.array([[0, 255], [255, 0]], dtype=np.uint8)
+    out = ClassMap(2, None).apply(mask, "m.png")
+    assert out.tolist() == [[0, 1], [1, 0]]
+    with pytest.raises(DataError, match="not class indices"):
+        ClassMap(3, None).apply(mask, "m.png")  # three classes: 255 is ambiguous
