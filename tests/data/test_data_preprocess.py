@@ -33,8 +33,8 @@ def test_values_outside_the_map_name_file_and_values() -> None:
 
 def test_identity_map_checks_range() -> None:
     assert ClassMap(3).apply(np.array([[0, 2]], np.uint8)).tolist() == [[0, 2]]
-    with pytest.raises(DataError, match=r"\[255\] are not class indices 0..1") as err:
-        ClassMap(2).apply(np.array([[0, 255]], np.uint8), "em/00.png")
+    with pytest.raises(DataError, match=r"\[7, 255\] are not class indices 0..1") as err:
+        ClassMap(2).apply(np.array([[0, 7, 255]], np.uint8), "em/00.png")
     assert "class_map" in str(err.value) and "em/00.png" in str(err.value)
 
 
