@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from rich.console import Console
 
 from ..errors import GenoError
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Not a terminal (a log, a pipe, CI): wide enough that tables are never cut.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True,
+                      width=None if sys.stderr.isatty() else 160)
 
 
 def expand(paths: list[Path]) -> list[Path]:

@@ -1,0 +1,106 @@
+"""train / evaluate / predict / export / compare through the CLI, on tiny synthetic data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+GENOTYPES = Path(__file__).resolve().parents[1] / "genotypes"
+TINY = ["--set", "data.size=32", "--set", "data.synthetic.n_images=8",
+        "--set", "train.batch_size=4", "--set", "train.count_flops=false"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny NASUNET run and one tiny U-Net run (1 epoch each)."""
+    from genodsl.cli import main
+
+    root = tmp_path_factory.mktemp("runs")
+    for args in (["train", str(GENOTYPES / "nasunet.geno"), "-n", "nasunet_tiny"],
+                 ["train", "--baseline", "unet_small"]):
+        out = root / ("geno" if "-n" in args else "unet")
+        try:
+            main(args + ["--data", "synthetic", "--out", str(out), "--epochs", "1"] + TINY)
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+    return root
+
+
+def test_train_writes_a_run_folder(trained):
+    run = trained / "geno"
+    for name in ("config.yaml", "log.jsonl", "summary.json", "split.json",
+                 "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (run / name).is_file(), name
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert 0.0 <= summary["dsc"] <= 1.0
+
+
+def test_evaluate_on_a_folder(trained, tmp_path, cli):
+    from genodsl.data.synthetic import SyntheticSpec, write_folder
+
+    write_folder(tmp_path / "test", 3, SyntheticSpec(size=(40, 40), seed=9))
+    code, out, err = cli("evaluate", trained / "geno", "--data", tmp_path / "test",
+                         "--out", tmp_path / "eval")
+    assert code == 0, err
+    assert "(3 images" in out
+    rows = (tmp_path / "eval" / "per_image.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 3  # header + one row per image
+
+
+def test_predict_writes_masks_at_the_input_size(trained, tmp_path, cli):
+    from PIL import Image
+
+    from genodsl.data.synthetic import SyntheticSpec, write_folder
+
+    write_folder(tmp_path / "in", 1, SyntheticSpec(size=(40, 48), seed=2))
+    image = next((tmp_path / "in" / "images").iterdir())
+    code, out, err = cli("predict", trained / "geno", image, "--out", tmp_path / "p")
+    assert code == 0, err
+    full = Image.open(tmp_path / "p" / f"{image.stem}_mask_full.png")
+    assert full.size == (48, 40)  # PIL: (width, height)
+    assert (tmp_path / "p" / f"{image.stem}_overlay.png").is_file()
+
+
+def test_export_pt2_matches(trained, tmp_path, cli):
+    code, out, err = cli("export", trained / "geno", "--format", "pt2", "--out",
+                         tmp_path / "m.pt2")
+    assert code == 0, err
+    assert (tmp_path / "m.pt2").is_file() and "max |diff|" in out
+
+
+def test_compare_lists_both_runs(trained, cli):
+    code, out, err = cli("compare", trained / "geno", trained / "unet")
+    assert code == 0, err
+    assert "geno" in out and "unet" in out and "completed" in out
+
+
+def test_train_refuses_to_overwrite_a_run(trained, cli):
+    code, _, err = cli("train", "--baseline", "unet_small", "--data", "synthetic", "--out",
+                       trained / "unet", *TINY)
+    assert code == 2 and "already holds a run" in err
+
+
+def test_train_needs_a_model(cli, tmp_path):
+    code, _, err = cli("train", "--data", "synthetic", "--out", tmp_path / "r", *TINY)
+    assert code == 2 and "--baseline" in err and "Traceback" not in err
+
+
+def test_train_missing_data_folder(cli, tmp_path):
+    code, _, err = cli("train", "--baseline", "unet_small", "--data", tmp_path / "nope",
+                       "--out", tmp_path / "r", *TINY)
+    assert code == 2 and "nope" in err and "Traceback" not in err
+
+
+def test_train_typo_in_override(cli, tmp_path):
+    code, _, err = cli("train", "--baseline", "unet_small", "--data", "synthetic", "--out",
+                       tmp_path / "r", "--set", "train.epohcs=3")
+    assert code == 2 and "did you mean 'epochs'" in err
+
+
+def test_train_rejects_a_search_space(cli, tmp_path):
+    code, _, err = cli("train", GENOTYPES / "nasunet_space.geno", "-n", "nasunet_search_tiny",
+                       "--data", "synthetic", "--out", tmp_path / "r", *TINY)
+    assert code == 2 and "search space" in err
