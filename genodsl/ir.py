@@ -44,6 +44,7 @@ class StateNode:
     name: str
     index: int  # inputs 0, 1; intermediate nodes 2, 3, ... (the paper's numbering)
     span: Span | None = field(default=None, compare=False)
+    written_edges: int = field(default=0, compare=False)  # edges as written (discrete nodes)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ class OpCall:
     args: tuple[tuple[str, ArgValue], ...] = ()
     span: Span | None = field(default=None, compare=False)
     written: str | None = field(default=None, compare=False)  # the name as written
+    arg_spans: tuple[tuple[str, Span | None], ...] = field(default=(), compare=False)
+
+    def arg_span(self, key: str) -> Span | None:
+        """Where argument ``key`` was written (the op's own span if it was not)."""
+        return dict(self.arg_spans).get(key) or self.span
 
     @property
     def arg_dict(self) -> dict[str, ArgValue]:
@@ -80,6 +86,7 @@ class OpEdge:
     slot: int  # the position of this edge among its node's inputs as written
     opset: str | None = None  # the named op set the candidates came from (search)
     span: Span | None = field(default=None, compare=False)
+    opset_span: Span | None = field(default=None, compare=False)  # where the op set is named
 
     @property
     def op(self) -> OpCall:
@@ -89,6 +96,7 @@ class OpEdge:
 @dataclass(frozen=True)
 class ConcatEdge:
     position: int
+    span: Span | None = field(default=None, compare=False)  # the name in output concat(...)
 
 
 @dataclass(eq=False)
@@ -162,6 +170,7 @@ class Genotype:
     keep: int = DEFAULT_KEEP
     span: Span | None = field(default=None, compare=False)
     keep_given: bool = field(default=False, compare=False)
+    keep_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(eq=True)
@@ -173,6 +182,7 @@ class SearchSpace:
     keep: int = DEFAULT_KEEP
     span: Span | None = field(default=None, compare=False)
     keep_given: bool = field(default=False, compare=False)
+    keep_span: Span | None = field(default=None, compare=False)
 
 
 class Backbone(BaseModel):
@@ -203,6 +213,12 @@ class Network:
         for e in self.entries:
             if e.key.text == key:
                 return e.value_span or e.span
+        return self.span
+
+    def key_span(self, key: str) -> Span | None:
+        for e in self.entries:
+            if e.key.text == key:
+                return e.key.span or e.span
         return self.span
 
 
@@ -261,13 +277,15 @@ class _Builder:
                 span=ref.span, hint=f"write '{name}'", severity=Severity.WARNING))
         seen: set[str] = set()
         args = []
+        spans = []
         for a in ref.args:
             if a.name in seen:
                 self.err("E014", f"argument '{a.name}' given twice", a.span)
             seen.add(a.name)
             value = a.value.text if isinstance(a.value, ast.Name) else a.value
             args.append((a.name, value))
-        return OpCall(name, tuple(sorted(args)), ref.span, ref.name)
+            spans.append((a.name, a.span))
+        return OpCall(name, tuple(sorted(args)), ref.span, ref.name, tuple(spans))
 
     def declare(self, name: ast.Name, what: str) -> bool:
         if name.text in self.seen:
@@ -304,12 +322,14 @@ class _Builder:
                 self.err("E026", "the cell declares its inputs twice", extra.span)
             names = list(stmts[0].names)
             if len(names) != 2:
+                where = names[2].span if len(names) > 2 else stmts[0].span  # the first extra
                 self.err("E050", f"a NAS-Unet cell has exactly two inputs (s0, s1), got "
-                         f"{len(names)}", stmts[0].span,
+                         f"{len(names)}", where,
                          "s0 is the cell two back (down) or the skip (up); s1 the previous cell")
         for i, n in enumerate(names[:2]):
             if n.text in g:
-                self.err("E021", f"duplicate state name '{n.text}' in this cell", n.span)
+                self.err("E021", f"duplicate state name '{n.text}' in this cell", n.span,
+                         "give each input its own name: input s0, s1")
                 continue
             g.add_node(n.text, data=StateNode(NodeKind.INPUT, n.text, i, n.span))
         return [n.text for n in names[:2]]
@@ -324,16 +344,22 @@ class _Builder:
         self.add_inputs(g, ast.body_of(decl, ast.InputStmt), decl.span)
         nodes = ast.body_of(decl, ast.NodeStmt)
         index = 2
+        duplicates: set[int] = set()
         for stmt in nodes:
             existing = g.nodes.get(stmt.name.text)
             if existing is not None and existing["data"].kind is not NodeKind.UNDEFINED:
+                first = existing["data"].span
+                where = f"first declared at line {first.line}; " if first else ""
                 self.err("E021", f"duplicate state name '{stmt.name.text}' in this cell",
-                         stmt.name.span)
+                         stmt.name.span, f"'{stmt.name.text}' is {where}rename one of them")
+                duplicates.add(id(stmt))  # its edges are not checked: they belong to no node
                 continue
             g.add_node(stmt.name.text, data=StateNode(NodeKind.NODE, stmt.name.text, index,
-                                                      stmt.name.span))
+                                                      stmt.name.span, len(stmt.edges)))
             index += 1
         for stmt in nodes:
+            if id(stmt) in duplicates:
+                continue
             for slot, edge in enumerate(stmt.edges):
                 self.ensure_state(g, edge.source)
                 src = g.nodes[edge.source.text]["data"]
@@ -348,7 +374,7 @@ class _Builder:
         for extra in outs[1:]:
             self.err("E026", "the cell declares its output twice", extra.span)
         if not outs:
-            self.err("E051", "the cell has no output", decl.kind.span,
+            self.err("E051", f"the {decl.kind.text} cell has no output", decl.kind.span,
                      "add: output concat(n2, n3, ...)")
         else:
             g.add_node(OUTPUT, data=StateNode(NodeKind.OUTPUT, OUTPUT, 10**7, outs[0].span))
@@ -357,7 +383,7 @@ class _Builder:
                 if g.has_edge(n.text, OUTPUT):
                     self.err("E057", f"the output lists '{n.text}' twice", n.span)
                     continue
-                g.add_edge(n.text, OUTPUT, data=ConcatEdge(pos))
+                g.add_edge(n.text, OUTPUT, data=ConcatEdge(pos, n.span))
         if ctype is None:
             return None
         return Cell(ctype, g, search=False, span=decl.span)
@@ -369,8 +395,11 @@ class _Builder:
             if cell is None:
                 continue
             if cell.type in out:
-                self.err("E023", f"'{owner.text}' declares its {cell.type.value} cell twice",
-                         decl.kind.span)
+                first = out[cell.type].span
+                where = f" (first at line {first.line})" if first else ""
+                self.err("E023", f"'{owner.text}' declares its {cell.type.value} cell twice"
+                         f"{where}", decl.kind.span,
+                         "each genotype or space has one down cell and one up cell")
                 continue
             out[cell.type] = cell
         for ctype in CellType:
@@ -380,18 +409,18 @@ class _Builder:
                          f"add: cell {ctype.value} {{ ... }}")
         return out
 
-    def keep(self, decl: ast.GenotypeDecl | ast.SpaceDecl) -> tuple[int, bool]:
+    def keep(self, decl: ast.GenotypeDecl | ast.SpaceDecl) -> tuple[int, bool, Span | None]:
         keeps = ast.body_of(decl, ast.KeepStmt)
         for extra in keeps[1:]:
             self.err("E026", "'keep' is given twice", extra.span)
-        return (keeps[0].k, True) if keeps else (DEFAULT_KEEP, False)
+        return (keeps[0].k, True, keeps[0].span) if keeps else (DEFAULT_KEEP, False, None)
 
     def genotype(self, decl: ast.GenotypeDecl) -> None:
         cells = self.cells(ast.body_of(decl, ast.CellDecl), self.discrete_cell, decl.name)
-        keep, given = self.keep(decl)
+        keep, given, keep_span = self.keep(decl)
         if self.declare(decl.name, "genotype"):
             self.program.genotypes[decl.name.text] = Genotype(decl.name.text, cells, keep,
-                                                              decl.name.span, given)
+                                                              decl.name.span, given, keep_span)
 
     def search_cell(self, decl: ast.SpaceCellDecl) -> Cell | None:
         ctype = self.cell_type(decl.kind)
@@ -435,11 +464,11 @@ class _Builder:
                 role = edge_role(ctype or CellType.DOWN, src_index)
                 if use.opset is not None:
                     ops = ()  # resolved against the op sets after all files are read
-                    opset = use.opset.text
+                    opset, opset_span = use.opset.text, use.opset.span
                 else:
                     ops = tuple(self.op_call(r) for r in use.ops or ())
-                    opset = None
-                g.add_edge(src, node, data=OpEdge(role, ops, slot, opset, use.span))
+                    opset, opset_span = None, None
+                g.add_edge(src, node, data=OpEdge(role, ops, slot, opset, use.span, opset_span))
         g.add_node(OUTPUT, data=StateNode(NodeKind.OUTPUT, OUTPUT, 10**7, decl.span))
         for pos, n in enumerate(node_names):
             g.add_edge(n, OUTPUT, data=ConcatEdge(pos))
@@ -449,10 +478,10 @@ class _Builder:
 
     def space(self, decl: ast.SpaceDecl) -> None:
         cells = self.cells(ast.body_of(decl, ast.SpaceCellDecl), self.search_cell, decl.name)
-        keep, given = self.keep(decl)
+        keep, given, keep_span = self.keep(decl)
         if self.declare(decl.name, "search space"):
             self.program.spaces[decl.name.text] = SearchSpace(decl.name.text, cells, keep,
-                                                              decl.name.span, given)
+                                                              decl.name.span, given, keep_span)
 
     def network(self, decl: ast.NetworkDecl) -> None:
         from pydantic import ValidationError
@@ -472,14 +501,18 @@ class _Builder:
                 key = str(problem["loc"][0]) if problem["loc"] else ""
                 if problem["type"] == "extra_forbidden":
                     from .errors import did_you_mean
-                    self.err("E060", f"unknown network entry '{key}'", net.entry_span(key),
+                    self.err("E060", f"unknown network entry '{key}'", net.key_span(key),
                              did_you_mean(key, Backbone.model_fields))
                 elif problem["type"] == "missing":
+                    field_info = Backbone.model_fields.get(key)
+                    doc = f" ({field_info.description})" if field_info is not None else ""
                     self.err("E061", f"network '{decl.name.text}' needs an entry '{key}'",
-                             decl.name.span, f"add: {key} = ...")
+                             decl.name.span, f"add: {key} = ...{doc}")
                 else:
+                    field_info = Backbone.model_fields.get(key)
+                    doc = field_info.description if field_info is not None else None
                     self.err("E060", f"bad value for '{key}': {problem['msg'].lower()}",
-                             net.entry_span(key))
+                             net.entry_span(key), f"{key}: {doc}" if doc else None)
         if backbone is not None and backbone.backbone != "nasunet":
             self.err("E060", f"unknown backbone '{backbone.backbone}'",
                      net.entry_span("backbone"), "available: nasunet")
@@ -497,7 +530,8 @@ class _Builder:
                     if isinstance(e, OpEdge) and e.opset is not None:
                         opset = self.program.opsets.get(e.opset)
                         if opset is not None:
-                            d["data"] = OpEdge(e.role, opset.ops, e.slot, e.opset, e.span)
+                            d["data"] = OpEdge(e.role, opset.ops, e.slot, e.opset, e.span,
+                                               e.opset_span)
 
 
 def build_program(modules: list[ast.Module]) -> tuple[Program, list[Diagnostic]]:

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import ast
-from .errors import Diagnostic, GenoError, GenoImportError, GenoValidationError
+from .errors import Diagnostic, GenoError, GenoImportError, GenoValidationError, did_you_mean
 from .ir import Program, build_program
 from .parse import parse, parse_file
 from .validate import sort_diagnostics, validate
@@ -24,12 +24,28 @@ def builtin_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "genotypes"  # pragma: no cover
 
 
-def _resolve(path: str, base: Path) -> Path | None:
-    for folder in (base, builtin_dir()):
-        candidate = (folder / path)
-        if candidate.is_file():
-            return candidate.resolve()
+def _resolve(path: str, base: Path, shown: Path) -> tuple[Path, Path] | None:
+    """(resolved path, path to show in messages) of an import, or None if not found.
+
+    A file beside the importer is shown relative to how the importer was named, so
+    messages read ``sub/ops.geno:3:1`` rather than a machine-specific absolute path.
+    """
+    candidate = base / path
+    if candidate.is_file():
+        return candidate.resolve(), shown / path
+    candidate = builtin_dir() / path
+    if candidate.is_file():
+        return candidate.resolve(), candidate.resolve()
     return None
+
+
+def _missing_hint(path: str, base: Path) -> str:
+    here = sorted(p.name for p in base.glob("*.geno")) if base.is_dir() else []
+    shipped = sorted(p.name for p in builtin_dir().glob("*.geno"))
+    close = did_you_mean(Path(path).name, here + shipped)
+    hint = ("imports are looked up beside the importing file, then among genodsl's shipped "
+            f"genotypes: {', '.join(shipped)}")
+    return f"{close} {hint}" if close and close.startswith("did you mean") else hint
 
 
 def collect(root: ast.Module, base: Path) -> list[ast.Module]:
@@ -38,16 +54,17 @@ def collect(root: ast.Module, base: Path) -> list[ast.Module]:
     done: set[Path] = set()
     errors: list[Diagnostic] = []
 
-    def visit(module: ast.Module, folder: Path, stack: list[Path]) -> None:
+    def visit(module: ast.Module, folder: Path, shown_folder: Path, stack: list[Path]) -> None:
         for item in module.items:
             if not isinstance(item, ast.ImportStmt):
                 continue
-            target = _resolve(item.path, folder)
-            if target is None:
+            found = _resolve(item.path, folder, shown_folder)
+            if found is None:
                 errors.append(Diagnostic(
                     "E031", f"cannot find imported file '{item.path}'", span=item.span,
-                    hint=f"looked in {folder} and in genodsl's genotypes ({builtin_dir()})"))
+                    hint=_missing_hint(item.path, folder)))
                 continue
+            target, shown = found
             if target in stack:
                 chain = " → ".join(p.name for p in stack[stack.index(target):] + [target])
                 errors.append(Diagnostic("E030", f"import cycle: {chain}", span=item.span,
@@ -55,13 +72,13 @@ def collect(root: ast.Module, base: Path) -> list[ast.Module]:
                 continue
             if target in done:
                 continue
-            child = parse_file(target)
-            visit(child, target.parent, stack + [target])
+            child = parse_file(target, shown=str(shown))
+            visit(child, target.parent, shown.parent, stack + [target])
             done.add(target)
             order.append(child)
 
     here = Path(root.file).resolve() if Path(root.file).is_file() else None
-    visit(root, base, [here] if here else [])
+    visit(root, base, Path(root.file).parent if here else base, [here] if here else [])
     if errors:
         raise GenoImportError(errors)
     return order + [root]

@@ -7,6 +7,7 @@ Syntax errors are labelled from a catalogue of tiny broken examples
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from functools import lru_cache
 from importlib import resources
@@ -161,8 +162,10 @@ def _describe_terminal(name: str) -> str:
 
 
 def _line(text: str, line: int) -> str:
-    lines = text.splitlines()
-    return lines[line - 1] if 0 < line <= len(lines) else ""
+    # lines as the lexer counts them: only "\n" ends a line (str.splitlines also splits
+    # on form feeds, \x85, \u2028..., which would quote the wrong line)
+    lines = text.split("\n")
+    return lines[line - 1].rstrip("\r") if 0 < line <= len(lines) else ""
 
 
 def _mk_span(file: str, text: str, line: int, col: int, end_line: int, end_col: int) -> Span:
@@ -173,41 +176,139 @@ def _parse_tree(text: str) -> lark.Tree:
     return _parser().parse(text)
 
 
+@lru_cache(maxsize=1)
+def _catalogue_errors() -> tuple[tuple[str, lark.exceptions.UnexpectedInput], ...]:
+    """The catalogue's examples, parsed once: (label, the error each one raises)."""
+    out = []
+    for label, examples in SYNTAX_CATALOGUE.items():
+        for example in examples:
+            try:
+                _parse_tree(example)
+            except lark.exceptions.UnexpectedInput as ut:
+                out.append((label, ut))
+    return tuple(out)
+
+
+def _state(err: lark.exceptions.UnexpectedInput) -> int | None:
+    state = getattr(err, "state", None)
+    return getattr(state, "position", None)
+
+
+def _catalogue_label(err: lark.exceptions.UnexpectedInput) -> tuple[str | None, bool]:
+    """The label of the catalogue example failing like ``err``, and whether it failed on
+    the very same token (an exact match) rather than merely in a similar place.
+
+    An example fails "in the same place" when it stops in the same LALR state, or when the
+    tokens that could have come next are exactly the same (``accepts``).  lark's own
+    ``match_examples`` also compares the depth of the parser stack, which differs between
+    an example (one statement) and a real file (a statement after others), so an error in
+    a later statement of a block would never get a label.  An error at the end of the file
+    only matches examples that also end early, and vice versa.
+    """
+    position = _state(err)
+    if position is None:
+        return None, False
+    token = getattr(err, "token", None)
+    accepts = getattr(err, "accepts", None)
+    at_end = token is None or token.type == "$END"
+    best: tuple[int, str | None] = (0, None)
+    for label, ut in _catalogue_errors():
+        if type(ut) is not type(err):
+            continue
+        other = getattr(ut, "token", None)
+        if (other is None or other.type == "$END") != at_end:
+            continue
+        other_accepts = getattr(ut, "accepts", None)
+        same_state = _state(ut) == position and (accepts is None or other_accepts == accepts)
+        # the same next tokens in another state; a lone "a name" says too little to count
+        same_accepts = bool(accepts) and other_accepts == accepts and len(accepts) > 1
+        same_token = token is not None and other is not None and other.type == token.type
+        exact = same_token and other == token
+        score = (5 if same_state and exact else 4 if same_state and same_token
+                 else 3 if same_accepts and exact else 2 if same_accepts and same_token
+                 else 1 if same_state else 0)
+        if score == 5:
+            return label, True
+        if score > best[0]:
+            best = (score, label)
+    return best[1], best[0] == 3
+
+
+_KEYWORDS = sorted(set(re.findall(r'"([a-z]+)"', grammar_text())) | {"nodes"})
+_KEYWORD_LABEL = next(label for label in SYNTAX_CATALOGUE if label.startswith("a keyword"))
+
+
+def _expected(names: Iterable[str]) -> str:
+    expected = sorted({_describe_terminal(t) for t in names})
+    if not expected:
+        return ""
+    return "; expected " + (expected[0] if len(expected) == 1 else "one of " + ", ".join(expected))
+
+
+def _open_block(text: str, upto: int) -> str | None:
+    """The header of the innermost block still open at ``upto`` (for a missing '}')."""
+    stack: list[tuple[int, str]] = []
+    recent: list[str] = []
+    try:
+        for tok in _parser().lex(text[:upto], dont_ignore=False):
+            if tok.type == "LBRACE":
+                stack.append((tok.line, " ".join(recent[-2:] + ["{"])))
+            elif tok.type == "RBRACE" and stack:
+                stack.pop()
+            recent.append(str(tok))
+    except lark.exceptions.LarkError:
+        return None
+    if not stack:
+        return None
+    line, header = stack[-1]
+    return f"'{header}' at line {line} is never closed"
+
+
 def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, file: str) -> GenoSyntaxError:
     line = getattr(err, "line", 1) or 1
     col = getattr(err, "column", 1) or 1
     width = 1
-    label = err.match_examples(_parse_tree, SYNTAX_CATALOGUE, token_type_match_fallback=True,
-                               use_accepts=True)
+    hint, exact = _catalogue_label(err)
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
         char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
-        message = f"unexpected character {char!r}"
-        hint = label
+        accepts: Iterable[str] = ()
+        if getattr(err, "interactive_parser", None) is not None:
+            accepts = err.interactive_parser.accepts()
+        message = f"unexpected character {char!r}" + _expected(accepts)
     else:
         token = getattr(err, "token", None)
+        # `accepts` is exact; `expected` can hold LALR look-aheads merged from other places
+        expected = getattr(err, "accepts", None) or getattr(err, "expected", None) or []
         if isinstance(err, lark.exceptions.UnexpectedEOF) or (token is not None and token.type == "$END"):
             found = "end of file"
             line, col = _end_position(text)
+            if "RBRACE" in expected:
+                opened = _open_block(text, len(text))
+                if opened:
+                    hint = f"a block is missing its closing '}}': {opened}"
         else:
             found = f"'{token}'" if token is not None else "input"
             width = len(str(token)) if token is not None else 1
-        expected = sorted({_describe_terminal(t) for t in (getattr(err, "expected", None) or [])})
-        message = f"unexpected {found}"
-        if expected:
-            message += "; expected " + (expected[0] if len(expected) == 1
-                                        else "one of " + ", ".join(expected))
-        hint = label
+            if (token is not None and str(token) in _KEYWORDS and "NAME" in expected
+                    and (not exact or hint == _KEYWORD_LABEL)):  # name the keyword
+                hint = (f"'{token}' is a keyword and cannot be used as a name (reserved: "
+                        + " ".join(_KEYWORDS) + ")")
+        message = f"unexpected {found}" + _expected(expected)
     span = _mk_span(file, text, line, col, line, col + width)
     return GenoSyntaxError([Diagnostic("E001", message, span=span, hint=hint)])
 
 
 def _end_position(text: str) -> tuple[int, int]:
-    lines = text.splitlines() or [""]
-    stripped = text.rstrip()
-    if not stripped:
+    """Just after the last token (trailing blank lines and comments are not code)."""
+    last = None
+    try:
+        for last in _parser().lex(text, dont_ignore=False):
+            pass
+    except lark.exceptions.LarkError:
+        last = None
+    if last is None:
         return 1, 1
-    last = stripped.splitlines()
-    return len(last), len(last[-1]) + 1
+    return last.end_line, last.end_column
 
 
 # ---- tree → AST ------------------------------------------------------------------------
@@ -238,15 +339,22 @@ class _ToAst(Transformer):
     def whole(self, tok: Token, what: str) -> int:
         value = _number(tok)
         if not isinstance(value, int) or value < 1:
+            example = "keep 2" if what == "keep" else "nodes 3"
             self.errors.append(Diagnostic("E002", f"{what} must be a whole number ≥ 1, got {tok}",
-                                          span=self.tspan(tok)))
+                                          span=self.tspan(tok), hint=f"e.g. {example}"))
             return 1
         return value
 
     # values
     @v_args(meta=True)
     def number(self, meta, children):
-        return (_number(children[0]), self.mspan(meta))
+        value = _number(children[0])
+        if isinstance(value, float) and not math.isfinite(value):
+            # `inf` would print back as a name; no setting of genodsl needs such a number
+            self.errors.append(Diagnostic("E002", f"number {children[0]} is too large",
+                                          span=self.tspan(children[0]),
+                                          hint="numbers must fit a 64-bit float"))
+        return (value, self.mspan(meta))
 
     @v_args(meta=True)
     def true(self, meta, children):
@@ -386,17 +494,28 @@ def _with_blanks(comments: list[Comment], next_line: int) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _attach(children: tuple, comments: list[Comment]) -> tuple[tuple, tuple[str, ...]]:
-    """Give each comment to the statement it belongs to; return (children, end comments)."""
+def _attach(children: tuple, comments: list[Comment], top: bool = True
+            ) -> tuple[tuple, tuple[str, ...]]:
+    """Give each comment to the statement it belongs to; return (children, end comments).
+
+    Inside a block (``top`` false) one blank line before a statement or a comment group is
+    kept as a leading "" (at the top level the printer separates declarations itself).
+    """
     inside: list[list[Comment]] = [[] for _ in children]
     leading: list[list[Comment]] = [[] for _ in children]
     trailing: list[str | None] = [None for _ in children]
-    end: list[str] = []
+    end: list[Comment] = []
     for c in comments:
         pos = (c[0], c[1])
         owner = next((i for i, ch in enumerate(children) if _start(ch) <= pos < _end(ch)), None)
         if owner is not None:
-            inside[owner].append(c)
+            ch = children[owner]
+            header = (isinstance(ch, _BLOCKS) and c[0] == ch.span.line
+                      and not any(_start(b) < pos for b in ch.body))
+            if header and trailing[owner] is None:
+                trailing[owner] = c[2]  # `genotype G {  # note`
+            else:
+                inside[owner].append(c)
             continue
         same_line = next((i for i, ch in enumerate(children)
                           if ch.span.end_line == c[0] and _end(ch) <= pos), None)
@@ -405,20 +524,32 @@ def _attach(children: tuple, comments: list[Comment]) -> tuple[tuple, tuple[str,
             continue
         nxt = next((i for i, ch in enumerate(children) if _start(ch) > pos), None)
         if nxt is None:
-            end.append(c[2])
+            end.append(c)
         else:
             leading[nxt].append(c)
+
+    def gap_before(i: int, first_line: int) -> tuple[str, ...]:
+        if top or i == 0:
+            return ()
+        return ("",) if first_line - children[i - 1].span.end_line > 1 else ()
+
     out = []
     for i, ch in enumerate(children):
-        changes: dict[str, Any] = {"leading": _with_blanks(leading[i], ch.span.line),
-                                   "trailing": trailing[i]}
+        first = leading[i][0][0] if leading[i] else ch.span.line
+        changes: dict[str, Any] = {
+            "leading": gap_before(i, first) + _with_blanks(leading[i], ch.span.line),
+            "trailing": trailing[i]}
         if isinstance(ch, _BLOCKS):
-            body, ends = _attach(ch.body, inside[i])
+            body, ends = _attach(ch.body, inside[i], top=False)
             changes.update(body=body, end_comments=ends)
         else:
             changes["leading"] += tuple(c[2] for c in inside[i])
         out.append(dataclasses.replace(ch, **changes))
-    return tuple(out), tuple(end)
+    ends: tuple[str, ...] = ()
+    if end:
+        ends = gap_before(len(children), end[0][0]) if children else ()
+        ends += _with_blanks(end, end[-1][0] + 1)
+    return tuple(out), ends
 
 
 # ---- public API -------------------------------------------------------------------------
@@ -465,16 +596,18 @@ def _parse_with_comments(text: str, file: str, sink) -> lark.Tree:
         holder["sink"] = None
 
 
-def parse_file(path: str | Path) -> ast.Module:
+def parse_file(path: str | Path, shown: str | None = None) -> ast.Module:
+    """Parse one file; ``shown`` is the name messages use for it (default: ``path``)."""
     p = Path(path)
+    name = shown if shown is not None else str(p)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise GenoSyntaxError(f"no such file: {p}", code="E031", file=str(p)) from None
+        raise GenoSyntaxError(f"no such file: {name}", code="E031", file=name) from None
     except UnicodeDecodeError as exc:
         raise GenoSyntaxError(f"not a UTF-8 text file ({exc.reason})", code="E003",
-                              file=str(p)) from None
-    return parse(text, str(p))
+                              file=name) from None
+    return parse(text, name)
 
 
 def iter_names(items: Iterable[ast.Decl]) -> Iterable[ast.Name]:

@@ -89,11 +89,12 @@ def _emit(stmt: ast.Stmt, depth: int, out: list[str]) -> None:
         else:
             for child in stmt.body:
                 _emit(child, depth + 1, out)
-        out.extend(indent + INDENT + c for c in stmt.end_comments)
+        out.extend(indent + INDENT + c if c else "" for c in stmt.end_comments)
         out.append(indent + "}")
         return
     lines = _stmt_text(stmt, indent)
-    lines = [indent + line if i == 0 or not line.startswith("]") else indent + line
+    # the first line and a closing "]" get the indent; the lines of a long op list have it
+    lines = [indent + line if i == 0 or line.startswith("]") else line
              for i, line in enumerate(lines)]
     if stmt.trailing:
         lines[-1] += f"  {stmt.trailing}"

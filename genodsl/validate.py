@@ -17,7 +17,7 @@ import networkx as nx
 from .errors import Diagnostic, Span, did_you_mean
 from .ir import (OUTPUT, Cell, CellType, Genotype, Network, NodeKind, OpCall, OpEdge, Program,
                  SearchSpace)
-from .ops.registry import REGISTRY, ALIASES, OpKind, check_args
+from .ops.registry import REGISTRY, ALIASES, OpKind, OpSpec, Param, check_args
 
 
 class _Report:
@@ -49,11 +49,33 @@ def _check_op(op: OpCall, rep: _Report, *, discrete: bool) -> OpKind | None:
                 did_you_mean(op.written or op.name, list(REGISTRY) + list(ALIASES)))
         return None
     for key, message, hint in check_args(spec, op.arg_dict):
-        rep.add("E014" if "no argument" in message else "E015", message, op.span, hint)
+        param = spec.param(key)
+        if param is None:
+            rep.add("E014", message, op.arg_span(key), _unknown_arg_hint(spec, key, hint))
+        else:
+            rep.add("E015", message, op.arg_span(key), _bad_value_hint(param, op.arg_dict[key]))
     if discrete and spec.search_only:
         rep.add("E055", f"'{op.name}' is a search candidate only; a discrete cell cannot use it",
                 op.span, "drop the edge or pick a real op")
     return spec.kind
+
+
+def _unknown_arg_hint(spec: OpSpec, key: str, hint: str | None) -> str | None:
+    if not spec.params or (hint or "").startswith("did you mean"):
+        return hint
+    return f"'{spec.name}' takes " + "; ".join(f"{p.name} = {p.doc}, default {p.default}"
+                                               for p in spec.params)
+
+
+def _bad_value_hint(param: Param, value: object) -> str:
+    if param.odd and isinstance(value, int) and not isinstance(value, bool) and value > 1:
+        return f"use an odd value, e.g. {param.name}={value - 1} or {param.name}={value + 1}"
+    return f"{param.name} is the {param.doc}, a whole number ≥ {param.minimum} " \
+           f"(default {param.default})"
+
+
+def _article(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def _role_name(cell: Cell, src: str) -> str:
@@ -67,11 +89,24 @@ def _check_kind(cell: Cell, src: str, edge: OpEdge, op: OpCall, kind: OpKind | N
                 rep: _Report, where: str = "") -> bool:
     if kind is None or kind is OpKind.ANY or kind is edge.role:
         return True
-    rep.add("E044", f"{kind.value} op '{op.name}' {_role_name(cell, src)} of a "
-            f"{cell.type.value} cell{where}", op.span if not where else edge.span,
-            f"this edge needs a {edge.role.value} op: "
+    span = edge.opset_span or edge.span if edge.opset else op.span
+    rep.add("E044", f"{kind.value} op '{op.name}' {_role_name(cell, src)} of "
+            f"{_article(cell.type.value)} cell{where}", span,
+            f"{_why(cell, src)}, so this edge needs a {edge.role.value} op: "
             + ", ".join(s.name for s in REGISTRY.values() if s.kind is edge.role))
     return False
+
+
+def _why(cell: Cell, src: str) -> str:
+    """Why an edge from ``src`` needs the op kind it does (paper Figure 2)."""
+    index = cell.state(src).index
+    if index >= 2:
+        return "nodes of a cell all have the cell's output size"
+    if cell.type is CellType.DOWN:
+        return "a down cell halves its inputs"
+    if index == 0:
+        return "s0 of an up cell is the encoder skip, already at the output size"
+    return "s1 of an up cell is the previous cell, at half the output size"
 
 
 def _input_scale(cell: Cell, src: str) -> Fraction:
@@ -81,7 +116,8 @@ def _input_scale(cell: Cell, src: str) -> Fraction:
     return Fraction(1)
 
 
-def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str) -> None:
+def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str,
+                keep_span: Span | None = None) -> None:
     g = cell.graph
     # undefined states
     defined = [n for n, d in g.nodes(data=True)
@@ -105,22 +141,22 @@ def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str) -> None:
             continue
         if not edge.ops:
             continue  # an unknown op set, reported with the space
-        kinds = []
+        kinds = [_check_op(op, rep, discrete=not cell.search) for op in edge.ops]
         good = True
-        for op in edge.ops:
-            kind = _check_op(op, rep, discrete=not cell.search)
-            where = f" (op set '{edge.opset}')" if cell.search and edge.opset else ""
-            if cell.search:
-                good &= _check_kind(cell, src, edge, op, kind, rep,
-                                    where or " (inline candidates)")
-            else:
-                good &= _check_kind(cell, src, edge, op, kind, rep)
-            kinds.append(kind)
         if cell.search and not any(k is edge.role for k in kinds):
-            rep.add("E054", f"no {edge.role.value} op among the candidates for edges "
-                    f"{_role_name(cell, src)} of the {cell.type.value} cell", edge.span,
-                    f"edges {_role_name(cell, src)} need {edge.role.value} ops")
+            # one message for the whole candidate list, not one per candidate
+            where = f"op set '{edge.opset}'" if edge.opset else "the candidate list"
+            rep.add("E054", f"{where} has no {edge.role.value} op, but edges "
+                    f"{_role_name(cell, src)} of {_article(cell.type.value)} cell need one",
+                    edge.opset_span or edge.span, f"{edge.role.value} ops: "
+                    + ", ".join(s.name for s in REGISTRY.values() if s.kind is edge.role))
             good = False
+        else:
+            where = ""
+            if cell.search:
+                where = f" (op set '{edge.opset}')" if edge.opset else " (inline candidates)"
+            for op, kind in zip(edge.ops, kinds):
+                good &= _check_kind(cell, src, edge, op, kind, rep, where)
         if good and kinds and kinds[0] is not None:
             ok_edge[(src, dst)] = edge.role
     # node in-degree and keep
@@ -129,17 +165,20 @@ def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str) -> None:
         span = cell.state(node).span
         if n_in == 0:
             rep.add("E042", f"node '{node}' has no inputs", span,
+                    "a search node gets edges only from sources with a 'from SOURCE use ...' "
+                    "line" if cell.search else
                     "a node sums its incoming edges: give it at least one")
-        elif not cell.search and n_in != keep:
+            continue
+        n_in = cell.state(node).written_edges or n_in  # a duplicate edge is reported alone
+        if not cell.search and n_in != keep:
             rep.add("E045", f"node '{node}' has {n_in} edge{'s' if n_in != 1 else ''}; a "
                     f"discrete node keeps exactly {keep}", span,
                     "set 'keep N' in the genotype if you mean another number")
-    if cell.search:
-        first = cell.nodes[:1]
-        for node in first:
-            if len(cell.in_edges(node)) < keep:
-                rep.add("E045", f"keep {keep} is more than the {len(cell.in_edges(node))} "
-                        f"edges node '{node}' can have", cell.span, "use keep 2")
+    if cell.search and cell.nodes and keep > len(cell.inputs):
+        # the first node can only take the inputs, whatever 'from ... use' lines exist
+        rep.add("E045", f"keep {keep} is more than the {len(cell.inputs)} edges the first "
+                f"node ('{cell.nodes[0]}') can have", keep_span or cell.span,
+                f"the first node takes only the inputs: use keep {len(cell.inputs)} or less")
     # reachability
     if OUTPUT in g:
         reaching = nx.ancestors(g, OUTPUT)
@@ -168,14 +207,18 @@ def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str) -> None:
             continue
         size[node] = next(iter(got.values()))
     expected = Fraction(1, 2) if cell.type is CellType.DOWN else Fraction(2)
-    outs = {n: size[n] for n in cell.outputs if n in size}
-    wrong = {n: s for n, s in outs.items() if s != expected}
-    if wrong:
-        detail = ", ".join(f"'{n}' is {_size(s)}" for n, s in wrong.items())
-        out_span = cell.state(OUTPUT).span if OUTPUT in g else cell.span
+    for n in cell.outputs:
+        if n not in size or size[n] == expected:
+            continue
+        concat = g.edges[n, OUTPUT]["data"]
+        if cell.state(n).kind is NodeKind.INPUT:
+            hint = (f"'{n}' is an input, still at its input size: the output concatenates "
+                    "intermediate nodes")
+        else:
+            hint = "a down cell halves the size and an up cell doubles it"
         rep.add("E046", f"the {cell.type.value} cell's output must be {_size(expected)} "
-                f"(s1 is H), but {detail}", out_span,
-                "a down cell halves the size and an up cell doubles it")
+                f"(s1 is H), but '{n}' is {_size(size[n])}",
+                concat.span or cell.state(OUTPUT).span, hint)
 
 
 def _check_opsets(program: Program, rep: _Report) -> None:
@@ -195,9 +238,9 @@ def _check_space(space: SearchSpace, program: Program, rep: _Report) -> None:
     for cell in space.cells.values():
         for _, _, edge in cell.op_edges():
             if edge.opset is not None and edge.opset not in program.opsets:
-                rep.add("E011", f"unknown op set '{edge.opset}'", edge.span,
+                rep.add("E011", f"unknown op set '{edge.opset}'", edge.opset_span or edge.span,
                         did_you_mean(edge.opset, program.opsets))
-        _check_cell(cell, space.keep, rep, space.name)
+        _check_cell(cell, space.keep, rep, space.name, space.keep_span)
 
 
 def _check_network(net: Network, program: Program, rep: _Report) -> None:
@@ -242,7 +285,7 @@ def validate(program: Program) -> list[Diagnostic]:
     _check_opsets(program, rep)
     for geno in program.genotypes.values():
         for cell in geno.cells.values():
-            _check_cell(cell, geno.keep, rep, geno.name)
+            _check_cell(cell, geno.keep, rep, geno.name, geno.keep_span)
     for space in program.spaces.values():
         _check_space(space, program, rep)
     for net in program.networks.values():
