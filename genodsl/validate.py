@@ -15,7 +15,7 @@ from typing import Iterable
 import networkx as nx
 
 from .errors import Diagnostic, Span, did_you_mean
-from .ir import (OUTPUT, Cell, CellType, Genotype, Network, NodeKind, OpCall, OpEdge, Program,
+from .ir import (OUTPUT, Cell, CellType, Network, NodeKind, OpCall, OpEdge, Program,
                  SearchSpace)
 from .ops.registry import REGISTRY, ALIASES, OpKind, OpSpec, Param, check_args
 
@@ -185,7 +185,7 @@ def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str,
         for node in cell.nodes:
             if node not in reaching:
                 rep.add("E043", f"node '{node}' reaches no output", cell.state(node).span,
-                        f"add it to the output concat, or use it in a later node")
+                        "add it to the output concat, or use it in a later node")
     # static shape inference (relative to s1's size H)
     if not nx.is_directed_acyclic_graph(g):
         return

@@ -1,22 +1,39 @@
-"""Losses, metrics, configuration and the generic training engine of genodsl."""
+"""Losses, metrics, configuration and the generic training engine of genodsl.
 
-from .checkpoint import RunPaths, load_checkpoint, load_model, load_run, read_summary
-from .compare import CompareRow, compare_runs, render_comparison
-from .config import RunConfig, TrainConfig, build_config, dump_config, load_config, parse_overrides
-from .evaluate import EvalResult, evaluate, render_eval, write_eval
-from .loop import EpochStats, Trainer, TrainResult, fit
-from .losses import (LOSS_NAMES, LossName, build_loss, class_pixel_counts,
-                     inverse_frequency_weights)
-from .metrics import BatchMetrics, EmptyMaskRule, MetricAccumulator, segmentation_metrics
-from .predict import PredictionFiles, predict, predict_masks, write_predictions
-from .runtime import count_flops, count_parameters
+Names are loaded on first use (PEP 562), so importing one submodule (e.g. the losses, which
+the search config needs) never drags in the whole engine, and the CLI starts faster.
+"""
 
-__all__ = [
-    "BatchMetrics", "CompareRow", "EmptyMaskRule", "EpochStats", "EvalResult", "LOSS_NAMES",
-    "LossName", "MetricAccumulator", "PredictionFiles", "RunConfig", "RunPaths", "TrainConfig",
-    "TrainResult", "Trainer", "build_config", "build_loss", "class_pixel_counts",
-    "compare_runs", "count_flops", "count_parameters", "dump_config", "evaluate", "fit",
-    "inverse_frequency_weights", "load_checkpoint", "load_config", "load_model", "load_run",
-    "parse_overrides", "predict", "predict_masks", "read_summary", "render_comparison",
-    "render_eval", "segmentation_metrics", "write_eval", "write_predictions",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "checkpoint": ["RunPaths", "load_checkpoint", "load_model", "load_run", "read_summary"],
+    "compare": ["CompareRow", "compare_runs", "render_comparison"],
+    "config": ["RunConfig", "TrainConfig", "build_config", "dump_config", "load_config",
+               "parse_overrides"],
+    "evaluate": ["EvalResult", "evaluate", "render_eval", "write_eval"],
+    "loop": ["EpochStats", "Trainer", "TrainResult", "fit"],
+    "losses": ["LOSS_NAMES", "LossName", "build_loss", "class_pixel_counts",
+               "inverse_frequency_weights"],
+    "metrics": ["BatchMetrics", "EmptyMaskRule", "MetricAccumulator", "segmentation_metrics"],
+    "predict": ["PredictionFiles", "predict", "predict_masks", "write_predictions"],
+    "runtime": ["count_flops", "count_parameters"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genodsl.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .. import config as _config
 from ..config import config_error, dump_config, parse_overrides  # noqa: F401 (re-exported)
 from ..data.config import DataConfig
+from ..search.config import SearchConfig
 from .losses import LossName
 from .metrics import EmptyMaskRule
 
@@ -81,6 +82,7 @@ class RunConfig(BaseModel):
 
     train: TrainConfig = Field(default_factory=TrainConfig)
     data: DataConfig | None = None
+    search: SearchConfig | None = None
 
 
 # Keys that may differ when resuming a run (they do not change the numbers it produces).

@@ -1,0 +1,165 @@
+"""Peak memory and step time of the search strategies against one discrete training step.
+
+Each case runs in its own fresh process (so peaks do not mix):
+
+  (a) one training step of a discrete network derived from the space (same C, depth, stems)
+  (b) darts weight step      (c) darts alpha step      (d) darts2 alpha step
+  (e) proxyless weight step  (f) proxyless alpha step
+
+Memory is the peak *above the memory held after setup* (model, optimizers, data on the
+device): on CUDA ``torch.cuda.max_memory_allocated`` minus ``memory_allocated`` after setup;
+on CPU the process's peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``) after the steps minus
+its current RSS (``/proc/self/statm``) after setup.  Time is the median of ``--steps`` steps
+after one warm-up step.  Usage::
+
+    python bench/search_memory.py                  # C=16, depth 4, M=3, batch 2, 128×128
+    python bench/search_memory.py --C 8 --depth 2 --size 64 --steps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASES = {"a": "discrete train step", "b": "darts weight step", "c": "darts alpha step",
+         "d": "darts2 alpha step", "e": "proxyless weight step", "f": "proxyless alpha step"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rss_now_mb() -> float:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_rss_mb() -> float:
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
+    import torch
+
+    from genodsl.compile.discrete import build_discrete
+    from genodsl.compile.supernet import build_supernet
+    from genodsl.ir import Backbone
+    from genodsl.loader import load
+    from genodsl.search.config import SearchConfig
+    from genodsl.search.derive import derive
+    from genodsl.search.runner import STRATEGIES
+    from genodsl.search.strategy import Batch
+    from genodsl.train.losses import build_loss
+    from genodsl.utils import pick_device
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = pick_device(args.device)
+    program = load(args.space)
+    net_bb = program.networks[args.network].backbone
+    bb = net_bb.model_copy(update={"C": args.C or net_bb.C, "depth": args.depth or net_bb.depth})
+    space = program.spaces[bb.cells]
+    supernet = build_supernet(bb, space)
+    loss_fn = build_loss("dice", bb.classes)
+    g = torch.Generator().manual_seed(1)
+    batch = Batch(torch.randn(args.batch, bb.in_channels, args.size, args.size,
+                              generator=g).to(device),
+                  torch.randint(0, bb.classes, (args.batch, args.size, args.size),
+                                generator=g).to(device))
+    if case == "a":
+        geno = derive(space, supernet.alphas, "BENCH")
+        dbb = Backbone(**{**bb.model_dump(), "cells": "BENCH",
+                          "stem_multiplier": bb.stem_multiplier or len(space.cells[
+                              next(iter(space.cells))].nodes)})
+        model = build_discrete(dbb, geno).to(device)
+        opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.95, weight_decay=3e-4)
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(batch.image), batch.mask).backward()
+            opt.step()
+    else:
+        name = {"b": "darts", "c": "darts", "d": "darts2", "e": "proxyless",
+                "f": "proxyless"}[case]
+        supernet.to(device)
+        strategy = STRATEGIES[name](supernet, SearchConfig(strategy=name), loss_fn)
+        if case in "be":
+            def step() -> None:
+                strategy.weight_step(batch)
+        else:
+            def step() -> None:
+                strategy.alpha_step(batch, batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated(device) / 2**20
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        base = _rss_now_mb()
+    times = []
+    for i in range(args.steps + 1):
+        t0 = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i:
+            times.append(time.perf_counter() - t0)
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20 - base
+        method = "cuda max_memory_allocated - allocated after setup"
+    else:
+        peak = _peak_rss_mb() - base
+        method = "peak RSS (ru_maxrss) - RSS after setup"
+    return {"case": case, "what": CASES[case], "peak_mb": peak, "median_s": statistics.median(
+        times), "method": method, "device": str(device), "C": bb.C, "depth": bb.depth,
+        "M": len(space.cells[next(iter(space.cells))].nodes)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--space", default=str(ROOT / "genotypes" / "nasunet_space.geno"))
+    p.add_argument("--network", default="nasunet_search")
+    p.add_argument("--C", type=int, default=None, help="default: the network's (16)")
+    p.add_argument("--depth", type=int, default=None, help="default: the network's (4)")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--cases", default="abcdef")
+    p.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case, print JSON
+    args = p.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case, args)))
+        return
+    rows = []
+    for case in args.cases:
+        cmd = [sys.executable, __file__, "--case", case] + sys.argv[1:]
+        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get(
+            "PYTHONPATH", ""), "OMP_NUM_THREADS": str(args.threads)}
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if out.returncode:
+            sys.exit(f"case {case} failed:\n{out.stderr}")
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"  ran ({case}) {CASES[case]}", file=sys.stderr, flush=True)
+    ref = next((r for r in rows if r["case"] == "a"), rows[0])
+    r0 = rows[0]
+    print(f"C={r0['C']} depth={r0['depth']} M={r0['M']} batch={args.batch} "
+          f"{args.size}x{args.size}, {rows[0]['device']}, {args.threads} thread(s); "
+          f"memory = {rows[0]['method']}")
+    print(f"{'case':<28}{'peak MB':>10}{'× (a)':>8}{'median s':>10}{'× (a)':>8}")
+    for r in rows:
+        print(f"({r['case']}) {r['what']:<24}{r['peak_mb']:>10.1f}"
+              f"{r['peak_mb'] / ref['peak_mb']:>8.2f}{r['median_s']:>10.3f}"
+              f"{r['median_s'] / ref['median_s']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

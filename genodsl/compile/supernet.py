@@ -1,0 +1,67 @@
+"""A search space bound to the backbone → the supernet: mixed-op edges plus the alphas.
+
+The supernet is compiled from the same IR and the same :class:`NasUnet` / :class:`CellModule`
+as the discrete network; only the edge factory differs (a :class:`MixedOp` per edge).  The
+alphas live in :attr:`Supernet.alphas` (an :class:`AlphaSet`), apart from the weights in
+:attr:`Supernet.net`: :meth:`weight_parameters` and :meth:`alpha_parameters` are the two
+parameter groups, each with its own optimizer in a search.
+
+Stems are M·C wide by default (the reference's search supernet), M = nodes per cell.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+import torch
+from torch import nn
+
+from ..ir import Backbone, CellType, OpEdge, SearchSpace
+from ..search.alphas import AlphaSet
+from ..search.mixed import MixedOp, PathSample
+from .backbone import NasUnet
+
+EdgeWeights = Mapping[str, "torch.Tensor | PathSample"]
+
+
+def mixed_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
+    return MixedOp(edge.ops, edge.role, channels)
+
+
+class Supernet(nn.Module):
+    """``forward(x)`` mixes every edge by softmax(alphas); strategies pass their own weights."""
+
+    def __init__(self, bb: Backbone, space: SearchSpace, share_normal_alphas: bool = True,
+                 alpha_init_std: float = 1e-3):
+        super().__init__()
+        self.backbone_settings = bb
+        self.space = space
+        down, up = space.cells[CellType.DOWN], space.cells[CellType.UP]
+        self.net = NasUnet(bb, down, up, mixed_edge, default_stem_multiplier=len(down.nodes))
+        self.alphas = AlphaSet(space, share_normal_alphas, alpha_init_std)
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return list(self.net.parameters())
+
+    def alpha_parameters(self) -> list[nn.Parameter]:
+        return list(self.alphas.parameters())
+
+    def mixed_ops(self) -> Iterator[tuple[CellType, str, MixedOp]]:
+        """Every mixed op of every cell, with its cell type and edge key."""
+        for cells, ctype in ((self.net.down_cells, CellType.DOWN),
+                             (self.net.up_cells, CellType.UP)):
+            for cell in cells:
+                for key, op in cell.edges.items():
+                    yield ctype, key, op
+
+    def forward(self, x: torch.Tensor, down: EdgeWeights | None = None,
+                up: EdgeWeights | None = None) -> torch.Tensor:
+        if down is None or up is None:
+            down, up = self.alphas.edge_weights()
+        return self.net(x, down, up)  # [B, classes, H, W]
+
+
+def build_supernet(bb: Backbone, space: SearchSpace, *, share_normal_alphas: bool = True,
+                   alpha_init_std: float = 1e-3) -> Supernet:
+    """The supernet of ``space`` in the backbone ``bb`` (see :class:`Supernet`)."""
+    return Supernet(bb, space, share_normal_alphas, alpha_init_std)

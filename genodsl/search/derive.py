@@ -1,0 +1,62 @@
+"""Alphas → a discrete genotype: top-k incoming edges per node, argmax op per edge.
+
+An edge's strength is the largest softmax weight among its non-``none`` candidates; each
+node keeps the ``k`` strongest incoming edges (k = the space's ``keep``), each with that
+strongest op.  ``none`` is therefore never derived.  Ties are broken by position, so the
+result is deterministic: among equally strong ops the first candidate of the op set wins,
+among equally strong edges the one written first (s0, s1, then nodes in order).  The kept
+edges are listed in that written order.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import torch
+
+from ..ir import OUTPUT, Cell, CellType, ConcatEdge, Genotype, OpEdge, SearchSpace
+from .alphas import AlphaSet, TableSpec, edge_key
+
+
+def best_op(probs: torch.Tensor, zero_mask: torch.Tensor) -> tuple[int, float]:
+    """(index, weight) of the strongest non-``none`` candidate; the first one on ties."""
+    masked = probs.detach().double().masked_fill(zero_mask, float("-inf"))
+    if bool(torch.isinf(masked).all()):
+        raise ValueError("an edge whose candidates are all 'none' cannot be derived")
+    best = float(masked.max())
+    index = int((masked == best).nonzero()[0, 0])
+    return index, best
+
+
+def top_edges(strengths: list[float], k: int) -> list[int]:
+    """Indices of the ``k`` largest strengths, in their original order (earlier wins ties)."""
+    ranked = sorted(range(len(strengths)), key=lambda i: (-strengths[i], i))
+    return sorted(ranked[:k])
+
+
+def derive_cell(cell: Cell, probs: dict[str, torch.Tensor], alphas: AlphaSet, k: int) -> Cell:
+    g = nx.DiGraph()
+    for name in cell.inputs + cell.nodes:
+        g.add_node(name, data=cell.state(name))
+    for node in cell.nodes:
+        choices = []
+        for src, edge in cell.in_edges(node):
+            table, row = alphas.where(cell.type, edge_key(src, node))
+            spec: TableSpec = alphas.specs[table]
+            index, strength = best_op(probs[table][row], spec.zero_mask)
+            choices.append((src, edge, spec.candidates[index], strength))
+        kept = top_edges([c[3] for c in choices], k)
+        for slot, i in enumerate(kept):
+            src, edge, op, _ = choices[i]
+            g.add_edge(src, node, data=OpEdge(edge.role, (op,), slot, None))
+    g.add_node(OUTPUT, data=cell.state(OUTPUT))
+    for pos, name in enumerate(cell.outputs):
+        g.add_edge(name, OUTPUT, data=ConcatEdge(pos))
+    return Cell(cell.type, g, search=False)
+
+
+def derive(space: SearchSpace, alphas: AlphaSet, name: str) -> Genotype:
+    """The genotype called ``name`` that ``alphas`` select in ``space``."""
+    probs = {t: p.detach().cpu() for t, p in alphas.probs().items()}
+    cells = {ctype: derive_cell(space.cells[ctype], probs, alphas, space.keep)
+             for ctype in (CellType.DOWN, CellType.UP)}
+    return Genotype(name, cells, keep=space.keep, keep_given=space.keep != 2)

@@ -1,0 +1,73 @@
+"""End-of-search pictures: alpha evolution per edge (PNG) and renders of the final cells."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..ir import CellType, Genotype, SearchSpace
+from ..utils import atomic_path
+from .alphas import AlphaSet, edge_key
+
+
+def plot_alpha_history(history: Sequence[dict[str, torch.Tensor]], alphas: AlphaSet,
+                       space: SearchSpace, cell_type: CellType, path: Path) -> Path:
+    """One subplot per edge of the ``cell_type`` cell: each candidate's softmax weight by epoch."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cell = space.cells[cell_type]
+    edges = list(cell.op_edges())
+    cols = min(3, len(edges))
+    rows = math.ceil(len(edges) / cols)
+    fig = Figure(figsize=(4.2 * cols, 2.8 * rows), dpi=100)
+    FigureCanvasAgg(fig)
+    epochs = list(range(1, len(history) + 1))
+    legends: set[str] = set()
+    for i, (src, dst, edge) in enumerate(edges):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        table, row = alphas.where(cell_type, edge_key(src, dst))
+        for c, label in enumerate(alphas.specs[table].labels):
+            ax.plot(epochs, [float(h[table][row, c]) for h in history], label=label,
+                    linestyle="--" if label == "none" else "-")
+        shared = len(alphas.specs[table].edges[row]) > 1
+        ax.set_title(f"{src} → {dst} ({table}{', shared' if shared else ''})", fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.set_ylabel("softmax(α)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if table not in legends:  # one legend per table (its candidate list)
+            legends.add(table)
+            ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(f"{cell_type.value} cell: alpha evolution")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return path
+
+
+def render_cells(genotype: Genotype, space: SearchSpace, alphas: AlphaSet, folder: Path
+                 ) -> list[str]:
+    """The derived cells and the search cells with their final weights (SVG, or DOT text
+    when Graphviz's ``dot`` is missing).  Returns warnings to show."""
+    from .. import render  # Graphviz builders of genodsl.render
+
+    warnings: list[str] = []
+    tables = {k: v.detach().cpu() for k, v in alphas.tables.items()}
+    for ctype in (CellType.DOWN, CellType.UP):
+        derived = render.render_cell(genotype.cells[ctype], f"{genotype.name}: {ctype.value}")
+        search = space.cells[ctype]
+        weights = {}
+        for src, dst, _ in search.op_edges():
+            table, row = alphas.where(ctype, edge_key(src, dst))
+            weights[edge_key(src, dst)] = tables[table][row].tolist()
+        mixed = render.render_cell(search, f"{space.name}: {ctype.value} (final alphas)",
+                                   weights)
+        for graph, name in ((derived, f"{ctype.value}.svg"),
+                            (mixed, f"{ctype.value}_alphas.svg")):
+            result = render.write(graph, folder / name)
+            if result.warning and result.warning not in warnings:
+                warnings.append(result.warning)
+    return warnings[:1]

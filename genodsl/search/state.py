@@ -1,0 +1,121 @@
+"""A search's run folder and its resumable state (``checkpoints/last.pt``).
+
+Run folder::
+
+    run_dir/
+      config.yaml          the space file, network, search and data settings
+      split.json           which cases went to the weight and the alpha half
+      genotype.geno        the derived genotype of the last finished epoch (the result)
+      history/epoch_NNNN.geno   every epoch's derived genotype
+      log.jsonl            one line per epoch (+ events: resumed, interrupted, stopped)
+      checkpoints/last.pt  everything needed to continue after the last finished epoch
+      alphas_down.png, alphas_up.png   alpha evolution per edge (at the end)
+      cells/               renders of the final cells
+      summary.json         status, epochs, wall time, final genotype, its size
+
+``last.pt`` is written atomically after every epoch and loads with ``weights_only=True``; it
+holds the supernet (weights and alphas), both optimizers, the lr schedule, the sampler, all
+RNG states (python, numpy, torch, both data generators), the alpha history and the early-stop
+counter, so a resumed run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import CheckpointError
+from ..train.checkpoint import FORMAT_VERSION, capture_rng, load_checkpoint, restore_rng, \
+    save_checkpoint
+
+KIND = "search"
+KEYS = frozenset({"format_version", "kind", "epoch", "net", "strategy", "rng", "config_hash",
+                  "alpha_history", "signature", "unchanged", "finished"})
+
+
+@dataclass(frozen=True)
+class SearchPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def genotype(self) -> Path:
+        return self.root / "genotype.geno"
+
+    def history(self, epoch: int) -> Path:
+        return self.root / "history" / f"epoch_{epoch:04d}.geno"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log.jsonl"
+
+    @property
+    def last(self) -> Path:
+        return self.root / "checkpoints" / "last.pt"
+
+    def alphas_png(self, cell: str) -> Path:
+        return self.root / f"alphas_{cell}.png"
+
+    @property
+    def cells(self) -> Path:
+        return self.root / "cells"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
+
+@dataclass
+class Progress:
+    """What the loop carries from epoch to epoch (besides modules and optimizers)."""
+
+    epoch: int = 0                       # finished epochs
+    alpha_history: list[dict[str, torch.Tensor]] | None = None
+    signature: str = ""                  # the last derived genotype, printed
+    unchanged: int = 0                   # epochs (after warm-up) without a change
+    finished: bool = False               # all epochs done or stopped early
+
+    def __post_init__(self) -> None:
+        if self.alpha_history is None:
+            self.alpha_history = []
+
+
+def save_state(path: Path, net: torch.nn.Module, strategy: Any, progress: Progress,
+               generators: dict[str, torch.Generator], config_hash: str) -> None:
+    save_checkpoint({
+        "format_version": FORMAT_VERSION, "kind": KIND, "epoch": progress.epoch,
+        "net": net.state_dict(), "strategy": strategy.state_dict(),
+        "rng": capture_rng(generators), "config_hash": config_hash,
+        "alpha_history": progress.alpha_history, "signature": progress.signature,
+        "unchanged": progress.unchanged, "finished": progress.finished,
+    }, path)
+
+
+def load_state(path: Path, net: torch.nn.Module, strategy: Any,
+               generators: dict[str, torch.Generator], config_hash: str) -> Progress:
+    """Restore everything from ``path``; the run's settings must be the same as before."""
+    state = load_checkpoint(path, KEYS)
+    if state["kind"] != KIND:
+        raise CheckpointError(f"not a search checkpoint (kind '{state['kind']}')",
+                              file=str(path))
+    if state["config_hash"] != config_hash:
+        raise CheckpointError(
+            f"the settings differ from the run's (config hash {config_hash}, the run has "
+            f"{state['config_hash']})", file=str(path),
+            hint="resume with the same space, network, data and search settings (only device, "
+                 "num_workers, progress, tensorboard and plots may change)")
+    net.load_state_dict(state["net"])
+    strategy.load_state_dict(state["strategy"])
+    restore_rng(state["rng"], generators)
+    return Progress(int(state["epoch"]), list(state["alpha_history"]), str(state["signature"]),
+                    int(state["unchanged"]), bool(state["finished"]))

@@ -1,0 +1,118 @@
+"""The strategy protocol and what every strategy shares: optimizers, loss, cost penalty.
+
+A strategy owns two optimizers over two disjoint parameter groups:
+
+* weights (:meth:`Supernet.weight_parameters`): SGD, stepped only in :meth:`weight_step`,
+  on a batch of the weight half; the alphas are detached there, so they never move;
+* alphas (:meth:`Supernet.alpha_parameters`): Adam, stepped only in :meth:`alpha_step`, on a
+  batch of the alpha half; its gradients come from ``torch.autograd.grad`` with respect to
+  the alphas alone, so an alpha step never leaves gradients on the weights.
+
+The runner calls ``alpha_step`` then ``weight_step`` on each pair of batches (the reference's
+order), and ``alpha_step`` only once the warm-up is over.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from ..compile.supernet import Supernet
+from .config import SearchConfig
+from .costs import CostModel, cost_penalty
+
+
+@dataclass(frozen=True)
+class Batch:
+    image: torch.Tensor  # [B, C, H, W] float
+    mask: torch.Tensor   # [B, H, W] int64
+
+
+@dataclass(frozen=True)
+class StepResult:
+    loss: float                    # the data loss of the step's batch
+    logits: torch.Tensor           # [B, K, H, W], detached (for metrics)
+    penalty: float | None = None   # the cost penalty (alpha steps with a cost model)
+    expected_cost: float | None = None
+
+
+class Strategy(Protocol):
+    name: str
+
+    def weight_step(self, batch: Batch) -> StepResult: ...
+
+    def alpha_step(self, val: Batch, train: Batch) -> StepResult: ...
+
+    def end_epoch(self) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class BaseStrategy:
+    """Optimizers, lr schedule, loss and penalty; subclasses define the two steps."""
+
+    name = "base"
+
+    def __init__(self, net: Supernet, cfg: SearchConfig, loss_fn: nn.Module,
+                 cost: CostModel | None = None):
+        self.net = net
+        self.cfg = cfg
+        self.loss_fn = loss_fn
+        self.cost = cost
+        w, a = cfg.weights, cfg.alphas
+        self.weights = net.weight_parameters()
+        self.alphas = net.alpha_parameters()
+        self.w_opt = torch.optim.SGD(self.weights, lr=w.lr, momentum=w.momentum,
+                                     weight_decay=w.weight_decay)
+        self.a_opt = torch.optim.Adam(self.alphas, lr=a.lr, betas=a.betas,
+                                      weight_decay=a.weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=cfg.epochs,
+                                                                eta_min=w.lr_min)
+
+    @property
+    def lr(self) -> float:
+        return float(self.w_opt.param_groups[0]["lr"])
+
+    def loss(self, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(logits, mask)
+
+    def penalty(self) -> tuple[torch.Tensor | None, float | None]:
+        """(penalty on the alphas, expected cost), or (None, None) without a cost model."""
+        if self.cost is None:
+            return None, None
+        return cost_penalty(self.cost, self.cfg.cost, self.net.alphas.probs())
+
+    def set_alpha_grads(self, grads: list[torch.Tensor | None]) -> None:
+        for p, g in zip(self.alphas, grads):
+            p.grad = torch.zeros_like(p) if g is None else g.detach()
+
+    def step_weights(self, loss: torch.Tensor) -> None:
+        """Backward into the weights only, clip, SGD step."""
+        self.w_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.weights.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.weights, self.cfg.weights.grad_clip)
+        self.w_opt.step()
+
+    def check_finite(self, loss: torch.Tensor, what: str) -> None:
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"the {what} loss is not finite ({float(loss)}); "
+                                     "lower the learning rates")
+
+    def end_epoch(self) -> None:
+        self.sched.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
+                "sched": self.sched.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.w_opt.load_state_dict(state["w_opt"])
+        self.a_opt.load_state_dict(state["a_opt"])
+        self.sched.load_state_dict(state["sched"])

@@ -1,0 +1,48 @@
+"""Helpers shared by the search tests (tiny sizes: C=4, depth 1, 16×16, batch 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genodsl.compile.supernet import Supernet, build_supernet
+from genodsl.data.config import DataConfig, parse_data_config
+from genodsl.ir import Program
+from genodsl.search.config import SearchConfig
+from genodsl.search.runner import SearchJob
+
+TINY_GENO = '''import "nasunet_space.geno"
+
+network tiny {
+  cells           = NASUNET_SPACE
+  in_channels     = 1
+  classes         = 2
+  C               = 4
+  depth           = 1
+  stem_multiplier = 3
+}
+'''
+
+
+def make_supernet(program: Program, share: bool = True, seed: int = 0) -> Supernet:
+    torch.manual_seed(seed)
+    bb = program.networks["tiny"].backbone
+    return build_supernet(bb, program.spaces["NASUNET_SPACE"], share_normal_alphas=share)
+
+
+def tiny_data(n_images: int = 8, size: int = 16) -> DataConfig:
+    return parse_data_config({"layout": "synthetic", "size": size,
+                              "synthetic": {"n_images": n_images, "size": size},
+                              "augment": {"enabled": False}})
+
+
+def tiny_search(**kw: object) -> SearchConfig:
+    base: dict[str, object] = dict(epochs=2, steps_per_epoch=1, batch_size=2, warmup_epochs=0,
+                                   patience=None, progress=False, plots=False)
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+def tiny_job(space_file: Path, out: Path, **kw: object) -> SearchJob:
+    return SearchJob(space_file, "tiny", tiny_search(**kw), tiny_data(), out)

@@ -1,0 +1,97 @@
+"""Whole runs at tiny size: outputs reload and compile, determinism, resume, early stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from genodsl.compile import build
+from genodsl.loader import load
+from genodsl.search.runner import STRATEGIES, run_search
+from genodsl.search.state import SearchPaths
+from search_helpers import tiny_job
+
+
+def _alphas(run: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(SearchPaths(run).last, weights_only=True)
+    return {k.removeprefix("alphas.tables."): v for k, v in state["net"].items()
+            if k.startswith("alphas.")}
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_each_strategy_emits_a_file_that_compiles(space_file, tmp_path, name) -> None:
+    res = run_search(tiny_job(space_file, tmp_path / name, strategy=name, warmup_epochs=1))
+    assert res.status == "completed" and res.epochs == 2
+    assert [r["alphas_active"] for r in res.history] == [False, True]
+    for r in res.history:
+        assert torch.isfinite(torch.tensor(r["weight_loss"]))
+    assert res.history[1]["alpha_loss"] is not None
+    text = res.genotype_file.read_text()
+    assert text.startswith("# Derived by `genodsl search`")
+    assert f"strategy:    {name}, seed 0" in text and "none" not in text.split("\n\n", 1)[1]
+    program = load(res.genotype_file)  # parses and validates, no import needed
+    assert not program.spaces and len(program.genotypes) == 1
+    model = build(program, "tiny_derived")
+    assert model(torch.randn(1, 1, 16, 16)).shape == (1, 2, 16, 16)
+    assert len(list((tmp_path / name / "history").glob("epoch_*.geno"))) == 2
+
+
+def test_warmup_freezes_alphas(space_file, tmp_path) -> None:
+    res = run_search(tiny_job(space_file, tmp_path / "w", epochs=2, warmup_epochs=2))
+    state = torch.load(SearchPaths(res.run_dir).last, weights_only=True)
+    first, last = state["alpha_history"][0], state["alpha_history"][-1]
+    assert all(torch.equal(first[k], last[k]) for k in first)
+
+
+def test_same_seed_gives_byte_identical_genotype(space_file, tmp_path) -> None:
+    a = run_search(tiny_job(space_file, tmp_path / "a", strategy="proxyless"))
+    b = run_search(tiny_job(space_file, tmp_path / "b", strategy="proxyless"))
+    assert a.genotype_file.read_bytes() == b.genotype_file.read_bytes()
+    assert all(torch.equal(x, y) for x, y in zip(_alphas(a.run_dir).values(),
+                                                _alphas(b.run_dir).values()))
+
+
+@pytest.mark.parametrize("name", ["darts", "proxyless"])
+def test_resume_equals_uninterrupted(space_file, tmp_path, name) -> None:
+    kw = dict(strategy=name, epochs=3, steps_per_epoch=2)
+    full = run_search(tiny_job(space_file, tmp_path / "full", **kw))
+
+    def stop_after_first(epoch: int, record: dict) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    cut = run_search(tiny_job(space_file, tmp_path / "cut", **kw), on_epoch_end=stop_after_first)
+    assert cut.status == "interrupted" and cut.epochs == 1
+    resumed = run_search(tiny_job(space_file, tmp_path / "cut", **kw), resume=True)
+    assert resumed.status == "completed" and resumed.epochs == 3
+    assert full.genotype_file.read_bytes() == resumed.genotype_file.read_bytes()
+    for k, v in _alphas(full.run_dir).items():
+        assert torch.equal(v, _alphas(resumed.run_dir)[k]), k
+    assert [r["weight_loss"] for r in full.history] == [r["weight_loss"] for r in resumed.history]
+
+
+def test_resume_with_other_settings_is_refused(space_file, tmp_path) -> None:
+    from genodsl.errors import CheckpointError
+    run_search(tiny_job(space_file, tmp_path / "r", epochs=1))
+    with pytest.raises(CheckpointError, match="settings differ"):
+        run_search(tiny_job(space_file, tmp_path / "r", epochs=1, seed=3), resume=True)
+
+
+def test_patience_stops_early(space_file, tmp_path) -> None:
+    job = tiny_job(space_file, tmp_path / "p", epochs=6, patience=1)
+    job = type(job)(job.space_file, job.network,
+                    job.search.model_copy(update={"alphas": job.search.alphas.model_copy(
+                        update={"lr": 1e-9})}), job.data, job.out)
+    res = run_search(job)
+    assert res.status == "stopped_early" and res.epochs == 2
+
+
+def test_cost_penalty_is_logged(space_file, tmp_path) -> None:
+    from genodsl.search.config import CostConfig
+    job = tiny_job(space_file, tmp_path / "c", epochs=1, cost=CostConfig(weight=1.0,
+                                                                        target=1000.0))
+    res = run_search(job)
+    rec = res.history[0]
+    assert rec["expected_cost"] > 1000 and rec["penalty"] > 0
