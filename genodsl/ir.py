@@ -162,8 +162,8 @@ class OpSet:
 
 
 @dataclass(eq=True)
-class Genotype:
-    """A discrete genotype: a down cell and an up cell, each node keeping ``keep`` edges."""
+class CellPair:
+    """A down cell and an up cell under one name, with ``keep`` edges per node."""
 
     name: str
     cells: dict[CellType, Cell]
@@ -174,15 +174,13 @@ class Genotype:
 
 
 @dataclass(eq=True)
-class SearchSpace:
-    """Search cells: every edge mixed over an op set; ``keep`` edges per node survive."""
+class Genotype(CellPair):
+    """A discrete genotype: each node keeps exactly ``keep`` edges."""
 
-    name: str
-    cells: dict[CellType, Cell]
-    keep: int = DEFAULT_KEEP
-    span: Span | None = field(default=None, compare=False)
-    keep_given: bool = field(default=False, compare=False)
-    keep_span: Span | None = field(default=None, compare=False)
+
+@dataclass(eq=True)
+class SearchSpace(CellPair):
+    """Search cells: every edge mixed over an op set; ``keep`` edges per node survive."""
 
 
 class Backbone(BaseModel):

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from . import ast
-from .ir import (CellType, Genotype, Network, NodeKind, OpCall, OpSet, Program, SearchSpace)
+from .ir import (Cell, CellPair, CellType, Genotype, Network, NodeKind, OpCall, OpSet, Program,
+                 SearchSpace)
 
 INDENT = "  "
 WIDTH = 88
@@ -130,45 +131,44 @@ def opset_to_ast(opset: OpSet) -> ast.OpSetDecl:
     return ast.OpSetDecl(ast.Name(opset.name), tuple(_ref(o) for o in opset.ops))
 
 
-def genotype_to_ast(geno: Genotype, leading: tuple[str, ...] = ()) -> ast.GenotypeDecl:
-    body: list[ast.Stmt] = []
-    if geno.keep_given or geno.keep != 2:
-        body.append(ast.KeepStmt(geno.keep))
-    for ctype in CellType:
-        cell = geno.cells.get(ctype)
-        if cell is None:
-            continue
-        stmts: list[ast.Stmt] = [ast.InputStmt(_names(cell.inputs))]
+def _cell_body(cell: Cell) -> tuple[ast.Stmt, ...]:
+    stmts: list[ast.Stmt] = [ast.InputStmt(_names(cell.inputs))]
+    if not cell.search:
         for node in cell.nodes:
             edges = tuple(ast.Edge(_ref(e.op), ast.Name(src)) for src, e in cell.in_edges(node))
             stmts.append(ast.NodeStmt(ast.Name(node), edges))
         stmts.append(ast.OutputStmt(_names(cell.outputs)))
-        body.append(ast.CellDecl(ast.Name(ctype.value), tuple(stmts)))
-    return ast.GenotypeDecl(ast.Name(geno.name), tuple(body), leading=leading)
+        return tuple(stmts)
+    stmts.append(ast.NodesStmt(len(cell.nodes)))
+    done: set[str] = set()
+    for src, _, edge in cell.op_edges():
+        key = src if cell.state(src).kind is NodeKind.INPUT else ast.NODES_SOURCE
+        if key in done:
+            continue
+        done.add(key)
+        if edge.opset is not None:
+            stmts.append(ast.UseStmt(ast.Name(key), opset=ast.Name(edge.opset)))
+        else:
+            stmts.append(ast.UseStmt(ast.Name(key), ops=tuple(_ref(o) for o in edge.ops)))
+    return tuple(stmts)
+
+
+def _pair_body(pair: CellPair, cell_decl: type) -> tuple[ast.Stmt, ...]:
+    body: list[ast.Stmt] = []
+    if pair.keep_given or pair.keep != 2:
+        body.append(ast.KeepStmt(pair.keep))
+    for ctype in CellType:
+        if ctype in pair.cells:
+            body.append(cell_decl(ast.Name(ctype.value), _cell_body(pair.cells[ctype])))
+    return tuple(body)
+
+
+def genotype_to_ast(geno: Genotype, leading: tuple[str, ...] = ()) -> ast.GenotypeDecl:
+    return ast.GenotypeDecl(ast.Name(geno.name), _pair_body(geno, ast.CellDecl), leading=leading)
 
 
 def space_to_ast(space: SearchSpace) -> ast.SpaceDecl:
-    body: list[ast.Stmt] = []
-    if space.keep_given or space.keep != 2:
-        body.append(ast.KeepStmt(space.keep))
-    for ctype in CellType:
-        cell = space.cells.get(ctype)
-        if cell is None:
-            continue
-        stmts: list[ast.Stmt] = [ast.InputStmt(_names(cell.inputs)),
-                                 ast.NodesStmt(len(cell.nodes))]
-        done: set[str] = set()
-        for src, _, edge in cell.op_edges():
-            key = src if cell.state(src).kind is NodeKind.INPUT else ast.NODES_SOURCE
-            if key in done:
-                continue
-            done.add(key)
-            if edge.opset is not None:
-                stmts.append(ast.UseStmt(ast.Name(key), opset=ast.Name(edge.opset)))
-            else:
-                stmts.append(ast.UseStmt(ast.Name(key), ops=tuple(_ref(o) for o in edge.ops)))
-        body.append(ast.SpaceCellDecl(ast.Name(ctype.value), tuple(stmts)))
-    return ast.SpaceDecl(ast.Name(space.name), tuple(body))
+    return ast.SpaceDecl(ast.Name(space.name), _pair_body(space, ast.SpaceCellDecl))
 
 
 def network_to_ast(net: Network) -> ast.NetworkDecl:
