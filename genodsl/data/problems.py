@@ -79,6 +79,6 @@ class Problems:
         diags = list(self.diagnostics)
         if self.dropped:
             last = diags[-1]
-            more = f"{self.dropped} more problems not shown"
+            more = f"{self.dropped} more problem{'s' if self.dropped != 1 else ''} not shown"
             diags[-1] = replace(last, hint=f"{last.hint}; {more}" if last.hint else more)
         raise DataError(diags)
