@@ -64,7 +64,9 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
             seed=None if resume else seed, steps_per_epoch=None, batch_size=None if resume else 4,
             size=None if resume else size, device=None, out=None if resume else search_dir,
             resume=search_dir if resume else None, config=None,
-            sets=[] if resume else ["search.warmup_epochs=1"], progress=True)
+            # a short search needs a larger alpha step than the paper's 3e-4 to decide anything
+            sets=[] if resume else ["search.warmup_epochs=1", "search.alphas.lr=0.003"],
+            progress=True)
     genotype = search_dir / "genotype.geno"
     console.print(f"searched genotype: {genotype}", markup=False)
 
