@@ -11,12 +11,14 @@ from .discrete import build_discrete
 
 def get_network(program: Program, name: str | None) -> Network:
     """The network called ``name``; with no name, the only network of the program."""
+    if not program.networks:
+        raise GenoError("this file declares no network", code="E016",
+                        hint="add a block: network NAME { cells = GENOTYPE  C = 16  depth = 4 }")
     if name is None:
         if len(program.networks) == 1:
             return next(iter(program.networks.values()))
-        raise GenoError("this file declares " + (f"{len(program.networks)} networks"
-                        if program.networks else "no network") + "; name one with --network",
-                        code="E016", hint=did_you_mean("", program.networks))
+        raise GenoError(f"this file declares {len(program.networks)} networks; name one with "
+                        "--network", code="E016", hint=did_you_mean("", program.networks))
     net = program.networks.get(name)
     if net is None:
         raise GenoError(f"unknown network '{name}'", code="E016",
