@@ -11,7 +11,7 @@ from genodsl.ops.registry import ALIASES, REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
-LANGUAGE_MODULES = ["parse.py", "ir.py", "validate.py", "loader.py", "compile/__init__.py",
+LANGUAGE_MODULES = ["parse.py", "syntax_errors.py", "grammar.py", "ir.py", "validate.py", "loader.py", "compile/__init__.py",
                     "cli/common.py"]
 
 
