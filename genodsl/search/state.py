@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
-from ..train.checkpoint import FORMAT_VERSION, capture_rng, load_checkpoint, restore_rng, \
-    save_checkpoint
+from ..train.checkpoint import FORMAT_VERSION, RunPaths, capture_rng, load_checkpoint, \
+    restore_rng, save_checkpoint
 
 KIND = "search"
 KEYS = frozenset({"format_version", "kind", "epoch", "net", "strategy", "rng", "config_hash",
@@ -37,12 +37,8 @@ KEYS = frozenset({"format_version", "kind", "epoch", "net", "strategy", "rng", "
 
 
 @dataclass(frozen=True)
-class SearchPaths:
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
+class SearchPaths(RunPaths):
+    """A search run folder: a training run's files plus the genotypes and alpha plots."""
 
     @property
     def genotype(self) -> Path:
@@ -51,28 +47,12 @@ class SearchPaths:
     def history(self, epoch: int) -> Path:
         return self.root / "history" / f"epoch_{epoch:04d}.geno"
 
-    @property
-    def log(self) -> Path:
-        return self.root / "log.jsonl"
-
-    @property
-    def last(self) -> Path:
-        return self.root / "checkpoints" / "last.pt"
-
     def alphas_png(self, cell: str) -> Path:
         return self.root / f"alphas_{cell}.png"
 
     @property
     def cells(self) -> Path:
         return self.root / "cells"
-
-    @property
-    def summary(self) -> Path:
-        return self.root / "summary.json"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / "tensorboard"
 
 
 @dataclass
