@@ -17,7 +17,7 @@ from .ir import Program
 def network_spec(program: Program, network: str) -> dict[str, Any]:
     from .saved import program_text
 
-    return {"kind": "nasunet", "network": network, "geno": program_text(program)}
+    return {"kind": "nasunet", "network": network, "geno": program_text(program, network)}
 
 
 def baseline_spec(name: str, in_channels: int, classes: int) -> dict[str, Any]:

@@ -140,3 +140,12 @@ def test_python_api_round_trip():
     assert genodsl.loads(genodsl.dumps(p)) == p
     model = genodsl.build(p, "nasunet_tiny")
     assert isinstance(model, torch.nn.Module)
+
+
+def test_saved_model_carries_only_what_its_network_uses(cli, tmp_path):
+    import genodsl
+
+    out = tmp_path / "m.pt"
+    cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny", "-i", "1x1x32x32", "-o", out)
+    program = genodsl.loads(torch.load(out, weights_only=True)["geno"])
+    assert list(program.genotypes) == ["NASUNET"] and list(program.networks) == ["nasunet_tiny"]
