@@ -1,13 +1,13 @@
-"""Small shared helpers: atomic file writes, device choice, seeding."""
+"""Small shared helpers: atomic file writes, device choice, mixed precision, seeding."""
 
 from __future__ import annotations
 
 import os
 import random
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import torch
@@ -56,6 +56,27 @@ def pick_device(name: str | None = None) -> torch.device:
     if name and name != "auto":
         return torch.device(name)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# The ``amp`` setting of the train and search configs: off, on (fp16 on CUDA, bf16 elsewhere),
+# or a named dtype. fp16 needs a GradScaler, bf16 (same exponent range as float32) does not.
+AmpSetting = bool | Literal["bf16", "fp16"]
+
+
+def amp_dtype(amp: AmpSetting, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of an ``amp`` setting on ``device`` (None: full precision)."""
+    if amp is False:
+        return None
+    if amp is True:
+        return torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.float16 if amp == "fp16" else torch.bfloat16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+    """``torch.autocast`` for ``dtype``, or a no-op context when ``dtype`` is None."""
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

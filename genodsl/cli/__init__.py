@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -16,6 +17,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# The arguments of the running command (set by ``main``): ``--nproc`` re-launches them.
+ARGV: list[str] = []
 
 # Each module defines ``register(app)``; a module that is not there yet is skipped.
 _COMMAND_MODULES = ["lang", "compile_cmd", "render_cmd", "search_cmd", "train_cmd", "demo_cmd"]
@@ -31,9 +35,15 @@ for _name in _COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors print one clear message and exit with code 2."""
+    """Console entry point: user errors print one clear message and exit with code 2.
+
+    In a torchrun worker the message starts with the worker's rank.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    ARGV[:] = args
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=args, standalone_mode=True)
     except GenoError as err:
-        typer.echo(str(err), err=True)
+        rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+        typer.echo(f"[rank {rank}] {err}" if rank is not None else str(err), err=True)
         sys.exit(2)

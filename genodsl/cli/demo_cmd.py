@@ -64,6 +64,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
             seed=None if resume else seed, steps_per_epoch=None, batch_size=None if resume else 4,
             size=None if resume else size, device=None, out=None if resume else search_dir,
             resume=search_dir if resume else None, config=None,
+            amp=None, channels_last=None, nproc=1,
             # a short search needs a larger alpha step than the paper's 3e-4 to decide anything
             sets=[] if resume else ["search.warmup_epochs=1", "search.alphas.lr=0.003"],
             progress=True)
@@ -84,7 +85,8 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
             baseline="unet_small" if name == "unet" and not resume else None,
             data=None if resume else str(data), out=run, config=None,
             sets=[] if resume else common + [f"data.size={size}", f"train.seed={seed}"],
-            epochs=None if resume else train_epochs, resume=resume)
+            epochs=None if resume else train_epochs, resume=resume,
+            amp=None, channels_last=None, nproc=1)
 
     _step("4. evaluate on held-out images")
     for run in runs.values():

@@ -17,7 +17,8 @@ from .common import console, err_console
 # Named options → dotted config keys (each is also reachable with --set).
 _NAMED = {"strategy": "search.strategy", "epochs": "search.epochs", "seed": "search.seed",
           "steps_per_epoch": "search.steps_per_epoch", "batch_size": "search.batch_size",
-          "device": "search.device", "size": "data.size"}
+          "device": "search.device", "size": "data.size", "amp": "search.amp",
+          "channels_last": "search.channels_last"}
 
 
 def _read_yaml(path: Path | None) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def search(
     epochs: int = typer.Option(None, help="epochs (default 300)"),
     seed: int = typer.Option(None, help="seed of weights, alphas, split and sampling"),
     steps_per_epoch: int = typer.Option(None, help="steps per epoch (default: one pass)"),
-    batch_size: int = typer.Option(None, help="images per step"),
+    batch_size: int = typer.Option(None, help="images per step, over all processes"),
     size: int = typer.Option(None, help="resize images to SIZE×SIZE"),
     device: str = typer.Option(None, help="auto, cpu, cuda, cuda:N"),
     out: Path = typer.Option(None, "--out", "-o", help="the run folder"),
@@ -72,9 +73,18 @@ def search(
     sets: list[str] = typer.Option([], "--set", help="override any key: search.epochs=5, "
                                    "data.class_map={0: 0, 255: 1}, search.cost.weight=1"),
     progress: bool = typer.Option(True, help="show progress bars"),
+    amp: str = typer.Option(None, help="mixed precision: bf16 or fp16 (GPU)"),
+    channels_last: bool = typer.Option(None, "--channels-last", help="NHWC memory format"),
+    nproc: int = typer.Option(1, min=1, help="processes on this machine (one per GPU); "
+                              "re-runs the command through torch.distributed.run"),
 ) -> None:
     """Search a space on data; write the derived genotype as a .geno file that reloads as is."""
+    from .. import distributed
     from ..search.runner import SearchJob, run_search
+
+    if nproc > 1:
+        from . import ARGV
+        raise typer.Exit(distributed.relaunch(ARGV, nproc))
 
     if resume is not None and out is not None and out.resolve() != resume.resolve():
         raise ConfigError("--out and --resume name different folders",
@@ -97,7 +107,8 @@ def search(
         raise ConfigError("no data", hint="give --data PATH (a folder with images/ and "
                           "masks/) or --data synthetic, or a data: section in --config")
     named = dict(strategy=strategy, epochs=epochs, seed=seed, steps_per_epoch=steps_per_epoch,
-                 batch_size=batch_size, device=device, size=size)
+                 batch_size=batch_size, device=device, size=size, amp=amp,
+                 channels_last=channels_last)
     overrides = _overrides(named, data, sets)
     if not progress:
         overrides["search.progress"] = False
@@ -105,7 +116,10 @@ def search(
                        source=str(config) if config else None)
     search_cfg = getattr(cfg, "search", None) or SearchConfig()
     job = SearchJob(space, network, search_cfg, cfg.data, run_dir)
-    result = run_search(job, resume=resume is not None, console=err_console)
+    with distributed.session(search_cfg.device) as world:
+        result = run_search(job, resume=resume is not None, console=err_console)
+    if not world.main:
+        return
     s = result.summary
     console.print(f"{result.status}: {result.epochs} epochs in {s['wall_time_s']:.0f} s; "
                   f"{s['genotype']} ({s['derived_params']:,} parameters)", markup=False)

@@ -69,39 +69,41 @@ def train(geno: Path = typer.Argument(None, help="a .geno file (or use --baselin
           sets: list[str] = typer.Option([], "--set", help="override a key: train.epochs=5"),
           epochs: int = typer.Option(None, help="shortcut for --set train.epochs=N"),
           resume: bool = typer.Option(False, help="continue the run in --out exactly"),
+          amp: str = typer.Option(None, help="mixed precision: bf16 or fp16 (GPU)"),
+          channels_last: bool = typer.Option(None, "--channels-last",
+                                             help="NHWC memory format"),
+          nproc: int = typer.Option(1, min=1, help="processes on this machine (one per GPU); "
+                                    "re-runs the command through torch.distributed.run"),
           ) -> None:
     """Train a genotype's network (or a baseline) from scratch on segmentation data."""
-    import torch
+    from .. import distributed
+    from ..train.checkpoint import RunPaths
 
-    from ..data import build_datasets
-    from ..modelspec import build_from_spec
-    from ..train import Trainer
-    from ..train.checkpoint import RunPaths, load_checkpoint
-
-    extra = {"train.epochs": epochs} if epochs is not None else {}
+    if nproc > 1:
+        from . import ARGV
+        raise typer.Exit(distributed.relaunch(ARGV, nproc))
+    extra: dict[str, Any] = {"train.epochs": epochs} if epochs is not None else {}
+    if amp is not None:
+        extra["train.amp"] = amp
+    if channels_last is not None:
+        extra["train.channels_last"] = channels_last
     paths = RunPaths(out)
     if resume:
         if not paths.last.is_file():
             raise GenoError(f"nothing to resume in {out}", code="E400",
                             hint="start the run without --resume first")
         cfg = run_config(paths.config, None, sets, extra)
-        spec = load_checkpoint(paths.last)["model_spec"]
-        model, data_cfg = build_from_spec(spec), cfg.data
     else:
         cfg = run_config(config, data, sets, extra)
         if paths.last.is_file():
             raise GenoError(f"{out} already holds a run", code="E400",
                             hint="add --resume to continue it, or choose another --out")
-        torch.manual_seed(cfg.train.seed)
-        model, spec, data_cfg = _model_and_spec(geno, network, baseline, cfg)
-    cfg = cfg.model_copy(update={"data": data_cfg})
-    train_ds, val_ds = build_datasets(data_cfg, out)
-    console.print(f"training on {len(train_ds)} images, validating on {len(val_ds)}; run "
-                  f"folder {out}", markup=False)
-    trainer = Trainer(model, train_ds, val_ds, config=cfg, run_dir=out,
-                      num_classes=data_cfg.num_classes, model_spec=spec)
-    result = trainer.fit(resume=resume)
+    with distributed.session(cfg.train.device) as world:
+        result = _fit(geno, network, baseline, cfg, out, resume, world.main)
+    if not world.main:
+        return
     s = result.summary
+
     def num(key: str) -> str:
         value = s.get(key)
         return f"{value:.4f}" if isinstance(value, float) else "n/a"
@@ -110,6 +112,34 @@ def train(geno: Path = typer.Argument(None, help="a .geno file (or use --baselin
                   f"mIoU {num('miou')}; {out}", markup=False)
     if result.status != "completed":
         raise typer.Exit(130)
+
+
+def _fit(geno: Path | None, network: str | None, baseline: str | None, cfg: Any, out: Path,
+         resume: bool, main: bool) -> Any:
+    """Build the model and data of a train command and run the Trainer (on every rank)."""
+    import torch
+
+    from .. import distributed
+    from ..data import build_datasets
+    from ..modelspec import build_from_spec
+    from ..train import Trainer
+    from ..train.checkpoint import RunPaths, load_checkpoint
+
+    if resume:
+        spec = load_checkpoint(RunPaths(out).last)["model_spec"]
+        model, data_cfg = build_from_spec(spec), cfg.data
+    else:
+        torch.manual_seed(cfg.train.seed)
+        model, spec, data_cfg = _model_and_spec(geno, network, baseline, cfg)
+    cfg = cfg.model_copy(update={"data": data_cfg})
+    with distributed.main_first():  # rank 0 writes split.json, the others read it
+        train_ds, val_ds = build_datasets(data_cfg, out)
+    if main:
+        console.print(f"training on {len(train_ds)} images, validating on {len(val_ds)}; run "
+                      f"folder {out}", markup=False)
+    trainer = Trainer(model, train_ds, val_ds, config=cfg, run_dir=out,
+                      num_classes=data_cfg.num_classes, model_spec=spec)
+    return trainer.fit(resume=resume)
 
 
 def _load_run(run: Path, which: str):

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..train.losses import LossName
+from ..utils import AmpSetting
 
 _DEVICE_VALUES = ("auto", "cpu", "mps", "cuda")
 
@@ -97,9 +98,12 @@ class SearchConfig(_Frozen):
     weights: WeightOptimConfig = WeightOptimConfig()
     alphas: AlphaOptimConfig = AlphaOptimConfig()
     cost: CostConfig = CostConfig()
+    amp: AmpSetting = Field(False, description="mixed precision: false, true (fp16 on CUDA, "
+                                               "bf16 elsewhere), bf16, or fp16 (loss scaling)")
     # -- how the run is carried out (none of these changes its result) ----------------------
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     num_workers: int = Field(0, ge=0)
+    channels_last: bool = Field(False, description="NHWC memory format (faster convs on GPU)")
     deterministic: bool = False
     progress: bool = True
     tensorboard: bool = False
@@ -114,7 +118,8 @@ class SearchConfig(_Frozen):
         return value
 
 
-RESUMABLE_KEYS = frozenset({"device", "num_workers", "progress", "tensorboard", "plots"})
+RESUMABLE_KEYS = frozenset({"device", "num_workers", "progress", "tensorboard", "plots",
+                            "channels_last"})
 
 
 def config_hash(search: SearchConfig, extra: dict[str, Any] | None = None) -> str:

@@ -11,15 +11,22 @@
 
   The weights are moved in place for these evaluations and restored exactly afterwards
   (GroupNorm keeps no running statistics, so nothing else changes).
+
+Distributed: the three gradients darts2 combines are each averaged over the ranks (the
+unrolled step and the Hessian terms over the weight half's slices, ∇L_val over the alpha
+half's), so ``w'``, ``ε`` and the result are those of one process on the whole batch.
+darts2 does not take ``search.amp: fp16`` (its finite differences need a wider range).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 
+from ..distributed import weighted_mean_
+from ..errors import ConfigError
 from .strategy import BaseStrategy, Batch, StepResult
 
 
@@ -30,22 +37,21 @@ class Darts(BaseStrategy):
 
     def forward(self, image: torch.Tensor, detach_alphas: bool) -> torch.Tensor:
         down, up = self.net.alphas.edge_weights(detach=detach_alphas)
-        return self.net(image, down, up)
+        return self.run(image, down, up)
 
     def weight_step(self, batch: Batch) -> StepResult:
         logits = self.forward(batch.image, detach_alphas=True)
-        loss = self.loss(logits, batch.mask)
-        self.check_finite(loss, "weight")
-        self.step_weights(loss)
-        return StepResult(float(loss.detach()), logits.detach())
+        loss = self.step_weights(self.loss(logits, batch.mask), len(batch))
+        return StepResult(loss, logits.detach())
 
     def alpha_grads(self, val: Batch, train: Batch) -> tuple[list[torch.Tensor | None],
                                                              torch.Tensor, torch.Tensor]:
-        """(gradients for the alphas, data loss, logits) of one alpha step."""
+        """(alpha gradients, data loss), both averaged over the ranks, and the logits."""
         logits = self.forward(val.image, detach_alphas=False)
         loss = self.loss(logits, val.mask)
-        grads = torch.autograd.grad(loss, self.alphas, allow_unused=True)
-        return list(grads), loss.detach(), logits.detach()
+        grads = self.alpha_grad(loss)
+        (mean,) = weighted_mean_(grads, len(val), [loss.detach()])
+        return list(grads), loss.new_tensor(mean), logits.detach()
 
     def alpha_step(self, val: Batch, train: Batch) -> StepResult:
         self.a_opt.zero_grad(set_to_none=True)
@@ -53,11 +59,11 @@ class Darts(BaseStrategy):
         self.check_finite(loss, "alpha")
         penalty, expected = self.penalty()
         if penalty is not None and penalty.requires_grad:
-            extra = torch.autograd.grad(penalty, self.alphas, allow_unused=True)
+            extra = torch.autograd.grad(self.a_scaler.scale(penalty), self.alphas,
+                                        allow_unused=True)
             grads = [g if e is None else (e if g is None else g + e)
                      for g, e in zip(grads, extra)]
-        self.set_alpha_grads(grads)
-        self.a_opt.step()
+        self.step_alphas(grads)
         return StepResult(float(loss), logits,
                           None if penalty is None else float(penalty.detach()), expected)
 
@@ -67,6 +73,12 @@ class Darts2(Darts):
 
     name = "darts2"
     fd_scale = 0.01  # ε = fd_scale / ‖∇_w' L_val‖, as in DARTS
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.amp is torch.float16:
+            raise ConfigError("darts2 does not run under fp16 autocast",
+                              hint="use search.amp: bf16, or strategy darts / proxyless")
 
     @contextmanager
     def moved_weights(self, deltas: list[torch.Tensor], scale: float) -> Iterator[None]:
@@ -87,6 +99,7 @@ class Darts2(Darts):
         logits = self.forward(train.image, detach_alphas=True)
         loss = self.loss(logits, train.mask)
         grads = torch.autograd.grad(loss, self.weights, allow_unused=True)
+        weighted_mean_(grads, len(train))
         w = self.cfg.weights
         out = []
         for p, g in zip(self.weights, grads):
@@ -117,6 +130,8 @@ class Darts2(Darts):
         n = len(self.alphas)
         d_alpha = [torch.zeros_like(a) if g is None else g for a, g in zip(self.alphas, grads)]
         d_w = [torch.zeros_like(p) if g is None else g for p, g in zip(self.weights, grads[n:])]
+        (mean,) = weighted_mean_(d_alpha + d_w, len(val), [loss.detach()])
+        loss = loss.new_tensor(mean)
         norm = torch.sqrt(sum((g * g).sum() for g in d_w))
         eps = self.fd_scale / float(norm) if float(norm) > 0 else 0.0
         if eps == 0.0:
@@ -126,5 +141,6 @@ class Darts2(Darts):
         with self.moved_weights(d_w, -eps):
             g_minus = self.train_alpha_grad(train)
         hessian = [(gp - gm) / (2 * eps) for gp, gm in zip(g_plus, g_minus)]
+        weighted_mean_(hessian, len(train))
         out = [da - self.lr * h for da, h in zip(d_alpha, hessian)]
         return list(out), loss.detach(), logits.detach()

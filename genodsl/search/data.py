@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from ..data.build import build_datasets
 from ..data.config import DataConfig, Layout, SplitConfig
+from ..distributed import ShardedBatchSampler
 from ..errors import ConfigError
 from ..ir import Backbone
 from ..train.loop import seed_worker, unpack_batch
@@ -61,11 +62,13 @@ def build_halves(cfg: DataConfig, run_dir: Path) -> tuple[Dataset, Dataset]:
 
 def make_loader(ds: Dataset, batch_size: int, generator: torch.Generator,
                 num_workers: int) -> DataLoader:
+    """Shuffled batches of ``batch_size`` (the global batch: this rank gets its slice)."""
     if len(ds) < batch_size:
         raise ConfigError(f"batch size {batch_size} is larger than a data half "
                           f"({len(ds)} samples)", hint="lower search.batch_size")
-    return DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=True,
-                      generator=generator, num_workers=num_workers,
+    batches = BatchSampler(RandomSampler(ds, generator=generator), batch_size, drop_last=True)
+    return DataLoader(ds, batch_sampler=ShardedBatchSampler(batches), generator=generator,
+                      num_workers=num_workers,
                       worker_init_fn=seed_worker if num_workers else None)
 
 
@@ -76,10 +79,12 @@ class Batches:
     epoch's batches depend only on the generator's state then (saved in checkpoints).
     """
 
-    def __init__(self, loader: DataLoader, num_classes: int, device: torch.device):
+    def __init__(self, loader: DataLoader, num_classes: int, device: torch.device,
+                 channels_last: bool = False):
         self.loader = loader
         self.num_classes = num_classes
         self.device = device
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self._it: Iterator | None = None
 
     def restart(self) -> None:
@@ -94,4 +99,5 @@ class Batches:
             self.restart()
             raw = next(self._it)  # type: ignore[arg-type]
         image, mask = unpack_batch(raw, self.num_classes)
-        return Batch(image.to(self.device), mask.to(self.device))
+        return Batch(image.to(self.device, memory_format=self.memory_format),
+                     mask.to(self.device))

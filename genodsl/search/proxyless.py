@@ -11,7 +11,11 @@ about the memory of one discrete network instead of one that grows with the cand
   restored, so momentum or weight decay never moves a path that was not sampled.
 
 Sampling uses the strategy's own CPU generator (saved in checkpoints), so a resumed run draws
-the same paths as an uninterrupted one, on any device.
+the same paths as an uninterrupted one, on any device. In a distributed run that generator is
+shared, not rank-local: every rank seeds it from ``search.seed``, draws from it the same number
+of times per step, from the same alphas (kept identical by the averaged steps), and restores
+rank 0's state on resume, so every rank samples the same paths at every step, as it must:
+otherwise the ranks would average gradients of different sub-networks.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import torch
 
 from ..compile.supernet import EdgeWeights
+from ..distributed import weighted_mean_
 from ..ir import CellType
 from .mixed import PathSample
 from .strategy import BaseStrategy, Batch, StepResult
@@ -51,11 +56,9 @@ class Proxyless(BaseStrategy):
             picks = torch.multinomial(p, 1, generator=self.gen)[:, 0]  # [rows]
             for row, i in enumerate(picks.tolist()):
                 samples[(name, row)] = PathSample(i)
-        logits = self.net(batch.image, *self._edge_maps(samples))
-        loss = self.loss(logits, batch.mask)
-        self.check_finite(loss, "weight")
-        self.step_weights(loss)
-        return StepResult(float(loss.detach()), logits.detach())
+        logits = self.run(batch.image, *self._edge_maps(samples))
+        loss = self.step_weights(self.loss(logits, batch.mask), len(batch))
+        return StepResult(loss, logits.detach())
 
     def _pairs(self) -> tuple[Samples, dict[str, dict[int, tuple[int, int]]]]:
         samples: Samples = {}
@@ -82,17 +85,18 @@ class Proxyless(BaseStrategy):
 
     def alpha_step(self, val: Batch, train: Batch) -> StepResult:
         samples, pairs = self._pairs()
-        logits = self.net(val.image, *self._edge_maps(samples))
+        logits = self.run(val.image, *self._edge_maps(samples))
         loss = self.loss(logits, val.mask)
-        self.check_finite(loss, "alpha")
         penalty, expected = self.penalty()
         total = loss if penalty is None else loss + penalty
         self.a_opt.zero_grad(set_to_none=True)
-        self.set_alpha_grads(list(torch.autograd.grad(total, self.alphas, allow_unused=True)))
+        grads = self.alpha_grad(total)
+        (mean,) = weighted_mean_(grads, len(val), [loss.detach()])
+        self.check_finite(mean, "alpha")
         before = {k: t.detach().clone() for k, t in self.net.alphas.tables.items()}
-        self.a_opt.step()
+        self.step_alphas(list(grads))
         self._rescale(before, pairs)
-        return StepResult(float(loss.detach()), logits.detach(),
+        return StepResult(mean, logits.detach(),
                           None if penalty is None else float(penalty.detach()), expected)
 
     @torch.no_grad()

@@ -5,6 +5,15 @@ the warm-up is over) then a weight step on the weight half; then the lr schedule
 genotype is derived and written (``genotype.geno`` and ``history/``), a JSONL line is
 logged and the checkpoint is saved.  The search stops after ``epochs`` or when the genotype
 has not changed for ``patience`` epochs after the warm-up.
+
+Distributed (inside :func:`genodsl.distributed.session`, e.g. under torchrun): every rank runs
+this same loop on its slice of each global batch (``search.batch_size`` images over all ranks);
+the strategies average every gradient over the ranks, so weights, alphas and the derived
+genotype are the same on every rank after every step. Rank 0 alone writes the run folder
+(config, split, genotypes, log, checkpoints, plots, summary) and shows progress; every rank
+reads ``last.pt`` on resume, whatever the number of processes before. The losses in the log
+are means over the whole global batch; ``train_miou``/``val_miou`` are measured on rank 0's
+slices only.
 """
 
 from __future__ import annotations
@@ -17,13 +26,15 @@ from typing import Any, Callable
 import torch
 from rich.console import Console
 
+from .. import distributed
 from ..compile.discrete import build_discrete
 from ..data.config import DataConfig
 from ..errors import GenoError
+from ..train.loop import MemoryLog
 from ..train.losses import build_loss
 from ..train.metrics import MetricAccumulator
 from ..train.runlog import JsonlLog, TensorBoard, make_progress, write_json_atomic
-from ..utils import pick_device, seed_everything, write_text_atomic
+from ..utils import seed_everything, write_text_atomic
 from .config import SearchConfig
 from .darts import Darts, Darts2
 from .data import Batches, build_halves, make_loader
@@ -85,11 +96,17 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     console = console or Console(stderr=True, highlight=False)
     cfg = job.search
     paths = SearchPaths(job.out)
+    distributed.check_joined()
+    main = distributed.is_main()
     seed_everything(cfg.seed, cfg.deterministic)
-    prep: Prepared = prepare(job.space_file, job.network, cfg, job.data, paths, resume)
-    device = pick_device(cfg.device)
+    with distributed.main_first():  # rank 0 checks and writes the run folder, then the others
+        prep: Prepared = prepare(job.space_file, job.network, cfg, job.data, paths,
+                                 resume or not main)
+        weight_ds, alpha_ds = build_halves(prep.data, job.out)
+    device = distributed.device(cfg.device)
     net = prep.supernet.to(device)
-    weight_ds, alpha_ds = build_halves(prep.data, job.out)
+    if cfg.channels_last:
+        net.to(memory_format=torch.channels_last)
     prep.check_input(tuple(weight_ds[0]["image"].shape))
     loss_fn = build_loss(cfg.loss, prep.data.num_classes)
     strategy = STRATEGIES[cfg.strategy.value](net, cfg, loss_fn, prep.cost_model())
@@ -97,11 +114,11 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
             "alpha": torch.Generator().manual_seed(cfg.seed + 11)}
     k = prep.data.num_classes
     weights = Batches(make_loader(weight_ds, cfg.batch_size, gens["weight"], cfg.num_workers),
-                      k, device)
+                      k, device, cfg.channels_last)
     alphas = Batches(make_loader(alpha_ds, cfg.batch_size, gens["alpha"], cfg.num_workers),
-                     k, device)
+                     k, device, cfg.channels_last)
     steps = cfg.steps_per_epoch or len(weights.loader)
-    log = JsonlLog(paths.log)
+    log = JsonlLog(paths.log) if main else MemoryLog(paths.log)
     progress = Progress()
     if resume and paths.last.is_file():
         progress = load_state(paths.last, net, strategy, gens, prep.hash)
@@ -110,8 +127,9 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     elif resume:
         raise GenoError(f"nothing to resume in {job.out}: no checkpoints/last.pt",
                         code="E400", hint="start the run without --resume")
-    tb = TensorBoard(paths.tensorboard) if cfg.tensorboard else None
-    bar = make_progress(cfg.progress, console)
+    distributed.broadcast_module(net)  # identical start on every rank, whatever the init
+    tb = TensorBoard(paths.tensorboard) if cfg.tensorboard and main else None
+    bar = make_progress(cfg.progress and main, console)
     status = "running"
     name = genotype_name(prep.space.name, cfg.strategy.value, cfg.seed)
     try:
@@ -133,7 +151,7 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                 lr = strategy.lr
                 strategy.end_epoch()
                 record = _finish_epoch(prep, net, progress, epoch, meters, name, paths,
-                                       alpha_on, console)
+                                       alpha_on, console if main else None)
                 record.update(lr=lr, time_s=time.perf_counter() - t0)
                 progress.epoch = epoch
                 stop = cfg.patience is not None and progress.unchanged >= cfg.patience
@@ -143,7 +161,8 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                 log.write(record)
                 if tb is not None:
                     tb.scalars({k2: v for k2, v in record.items() if k2 != "epoch"}, epoch)
-                save_state(paths.last, net, strategy, progress, gens, prep.hash)
+                if main:
+                    save_state(paths.last, net, strategy, progress, gens, prep.hash)
                 bar.update(ep_task, completed=epoch, info=_info(meters))
                 if on_epoch_end is not None:
                     on_epoch_end(epoch, record)
@@ -161,8 +180,9 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
         stopped = cfg.patience is not None and progress.unchanged >= cfg.patience
         status = "stopped_early" if stopped and progress.epoch < cfg.epochs else "completed"
     summary = summarize(prep, net, progress, paths, status, time.perf_counter() - start,
-                        console, final=status != "interrupted")
-    write_json_atomic(paths.summary, summary)
+                        console, final=status != "interrupted" and main)
+    if main:
+        write_json_atomic(paths.summary, summary)
     return SearchResult(status, job.out, paths.genotype, progress.epoch, history, summary)
 
 
@@ -195,19 +215,21 @@ def _info(m: _Meters) -> str:
 
 
 def _finish_epoch(prep: Prepared, net: Any, progress: Progress, epoch: int, m: _Meters,
-                  name: str, paths: SearchPaths, alpha_on: bool, console: Console
+                  name: str, paths: SearchPaths, alpha_on: bool, console: Console | None
                   ) -> dict[str, Any]:
+    """Derive, record and (with a ``console``: rank 0) write and announce the genotype."""
     genotype = derive(prep.space, net.alphas, name)
     text = genotype_text(genotype, prep.network, prep.backbone, prep.provenance(epoch))
     signature = text.split("\n\n", 1)[1]
     changed = signature != progress.signature
-    if changed and progress.signature:
+    if changed and progress.signature and console is not None:
         console.print(f"epoch {epoch}: the genotype changed: {prep.one_line(genotype)}")
     progress.unchanged = 0 if changed or not alpha_on else progress.unchanged + 1
     progress.signature = signature
     progress.alpha_history.append(net.alphas.snapshot())  # type: ignore[union-attr]
-    write_text_atomic(paths.history(epoch), text)
-    write_text_atomic(paths.genotype, text)
+    if console is not None:
+        write_text_atomic(paths.history(epoch), text)
+        write_text_atomic(paths.genotype, text)
     derived = build_discrete(derived_backbone(prep.backbone, name), genotype)
     return {"epoch": epoch, "weight_loss": m.mean("weight_loss"),
             "alpha_loss": m.mean("alpha_loss"), "train_miou": _Meters.miou(m.train),

@@ -10,6 +10,13 @@ A strategy owns two optimizers over two disjoint parameter groups:
 
 The runner calls ``alpha_step`` then ``weight_step`` on each pair of batches (the reference's
 order), and ``alpha_step`` only once the warm-up is over.
+
+In a distributed run each rank holds a slice of the step's batch; every gradient a step uses
+(weights, alphas, darts2's unrolled step and Hessian terms) and its loss are averaged over the
+ranks, weighted by slice size, before anything moves (:func:`genodsl.distributed.weighted_mean_`),
+so every rank takes the same step as one process on the whole batch and the ranks stay
+identical. The forward pass runs under the run's autocast (``search.amp``); with fp16 both
+optimizers step through a ``GradScaler``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from ..compile.supernet import Supernet
+from ..compile.supernet import EdgeWeights, Supernet
+from ..distributed import weighted_mean_
+from ..utils import amp_dtype, autocast
 from .config import SearchConfig
 from .costs import CostModel, cost_penalty
 
@@ -30,6 +39,9 @@ from .costs import CostModel, cost_penalty
 class Batch:
     image: torch.Tensor  # [B, C, H, W] float
     mask: torch.Tensor   # [B, H, W] int64
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,11 @@ class BaseStrategy:
                                       weight_decay=a.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=cfg.epochs,
                                                                 eta_min=w.lr_min)
+        self.device = next(net.parameters()).device
+        self.amp = amp_dtype(cfg.amp, self.device)
+        fp16 = self.amp is torch.float16
+        self.w_scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.a_scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
 
     @property
     def lr(self) -> float:
@@ -81,6 +98,11 @@ class BaseStrategy:
 
     def loss(self, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(logits, mask)
+
+    def run(self, image: torch.Tensor, down: EdgeWeights, up: EdgeWeights) -> torch.Tensor:
+        """The supernet's logits ``[B, K, H, W]`` under the run's autocast, in float32."""
+        with autocast(self.device, self.amp):
+            return self.net(image, down, up).float()
 
     def penalty(self) -> tuple[torch.Tensor | None, float | None]:
         """(penalty on the alphas, expected cost), or (None, None) without a cost model."""
@@ -92,27 +114,55 @@ class BaseStrategy:
         for p, g in zip(self.alphas, grads):
             p.grad = torch.zeros_like(p) if g is None else g.detach()
 
-    def step_weights(self, loss: torch.Tensor) -> None:
-        """Backward into the weights only, clip, SGD step."""
-        self.w_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.cfg.weights.grad_clip is not None:
-            nn.utils.clip_grad_norm_(self.weights, self.cfg.weights.grad_clip)
-        self.w_opt.step()
+    def step_alphas(self, grads: list[torch.Tensor | None]) -> None:
+        """Adam step on (rank-averaged, loss-scaled under fp16) alpha gradients."""
+        self.set_alpha_grads(grads)
+        self.a_scaler.step(self.a_opt)
+        self.a_scaler.update()
 
-    def check_finite(self, loss: torch.Tensor, what: str) -> None:
-        if not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(f"the {what} loss is not finite ({float(loss)}); "
+    def alpha_grad(self, loss: torch.Tensor) -> list[torch.Tensor]:
+        """∂(scaled) loss / ∂ alphas, zeros where an alpha has no gradient."""
+        grads = torch.autograd.grad(self.a_scaler.scale(loss), self.alphas, allow_unused=True)
+        return [torch.zeros_like(a) if g is None else g for a, g in zip(self.alphas, grads)]
+
+    def step_weights(self, loss: torch.Tensor, count: int) -> float:
+        """Backward into the weights only, average over the ranks, clip, SGD step.
+
+        ``count`` is the number of images ``loss`` is the mean over; returns the step's mean
+        loss over all ranks (the same on every rank, so they all raise or none does).
+        """
+        self.w_opt.zero_grad(set_to_none=True)
+        self.w_scaler.scale(loss).backward()
+        (mean,) = weighted_mean_([p.grad for p in self.weights], count, [loss.detach()])
+        self.check_finite(mean, "weight")
+        if self.cfg.weights.grad_clip is not None:
+            self.w_scaler.unscale_(self.w_opt)
+            nn.utils.clip_grad_norm_(self.weights, self.cfg.weights.grad_clip)
+        self.w_scaler.step(self.w_opt)
+        self.w_scaler.update()
+        return mean
+
+    def check_finite(self, loss: torch.Tensor | float, what: str) -> None:
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the {what} loss is not finite ({value}); "
                                      "lower the learning rates")
 
     def end_epoch(self) -> None:
         self.sched.step()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
-                "sched": self.sched.state_dict()}
+        state = {"w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
+                 "sched": self.sched.state_dict()}
+        if self.w_scaler.is_enabled():
+            state.update(w_scaler=self.w_scaler.state_dict(),
+                         a_scaler=self.a_scaler.state_dict())
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.w_opt.load_state_dict(state["w_opt"])
         self.a_opt.load_state_dict(state["a_opt"])
         self.sched.load_state_dict(state["sched"])
+        if self.w_scaler.is_enabled() and "w_scaler" in state:
+            self.w_scaler.load_state_dict(state["w_scaler"])
+            self.a_scaler.load_state_dict(state["a_scaler"])

@@ -25,6 +25,7 @@ from .. import config as _config
 from ..config import config_error, dump_config, parse_overrides  # noqa: F401 (re-exported)
 from ..data.config import DataConfig
 from ..search.config import SearchConfig
+from ..utils import AmpSetting
 from .losses import LossName
 from .metrics import EmptyMaskRule
 
@@ -54,7 +55,9 @@ class TrainConfig(BaseModel):
     deterministic: bool = Field(False, description="torch.use_deterministic_algorithms")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     num_workers: int = Field(0, ge=0, description="DataLoader workers")
-    amp: bool = Field(False, description="mixed precision (bf16 on CPU, fp16 + scaler on CUDA)")
+    amp: AmpSetting = Field(False, description="mixed precision: false, true (fp16 + scaler on "
+                                               "CUDA, bf16 elsewhere), bf16, or fp16 (+ scaler)")
+    channels_last: bool = Field(False, description="NHWC memory format (faster convs on GPU)")
     tensorboard: bool = Field(False, description="also write TensorBoard scalars")
     log_every: int = Field(10, ge=0, description="per-step log lines every N steps; 0: none")
     val_every: int = Field(1, ge=1, description="validate every N epochs (and the last)")
@@ -86,7 +89,8 @@ class RunConfig(BaseModel):
 
 
 # Keys that may differ when resuming a run (they do not change the numbers it produces).
-RESUMABLE_CHANGES = frozenset({"device", "num_workers", "tensorboard", "log_every"})
+RESUMABLE_CHANGES = frozenset({"device", "num_workers", "tensorboard", "log_every",
+                               "channels_last"})
 
 
 def build_config(data: Mapping[str, Any] | None = None,

@@ -11,6 +11,16 @@ history and the states of the python/numpy/torch RNGs and both generators after 
 Resuming from it reproduces an uninterrupted run exactly on CPU (same weights, same history).
 Ctrl-C inside an epoch writes ``interrupted.pt`` (weights only; not a resume point) and the
 summary, and returns; resuming restarts that epoch from ``last.pt``.
+
+Distributed (inside :func:`genodsl.distributed.session`, e.g. under torchrun): the model is
+wrapped in ``DistributedDataParallel`` (BatchNorm becomes ``SyncBatchNorm`` on CUDA);
+``batch_size`` is the global batch and each rank trains on its slice of the batches one
+process would draw, its loss weighted by the slice's share, so a step equals the
+single-process step on the whole batch (a last batch with fewer images than processes is
+skipped). Rank 0 alone validates (the whole validation set, then the result is broadcast),
+writes the run folder and shows progress. ``last.pt`` holds no per-rank state: any number
+of processes resumes it; the same global batches follow, so the run continues the same
+optimisation, equal to the uninterrupted one up to floating-point summation order.
 """
 
 from __future__ import annotations
@@ -18,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -27,10 +36,11 @@ import numpy as np
 import torch
 from rich.console import Console
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
+from .. import distributed
 from ..errors import CheckpointError, ConfigError, DataError
-from ..utils import pick_device, seed_everything, write_text_atomic
+from ..utils import amp_dtype, autocast, pick_device, seed_everything, write_text_atomic
 from .checkpoint import (FORMAT_VERSION, LAST_KEYS, RunPaths, capture_rng,
                          load_checkpoint, restore_rng, save_checkpoint)
 from .config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
@@ -70,6 +80,23 @@ class TrainResult:
 Callback = Callable[["Trainer", EpochStats], None]
 
 
+class MemoryLog(JsonlLog):
+    """A :class:`JsonlLog` that keeps its lines in memory: the log of ranks other than 0."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self.records.append(dict(record))
+
+    def read(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.records]
+
+    def truncate_after(self, epoch: int) -> None:
+        self.records = [r for r in self.records if int(r.get("epoch", 0)) <= epoch]
+
+
 class Trainer:
     """Train ``model`` on ``train_data``, validating on ``val_data``, into ``run_dir``."""
 
@@ -102,11 +129,14 @@ class Trainer:
         self.best_score: float | None = None
         self.best_epoch: int | None = None
         self._dirty = False  # weights changed since last.pt was written
+        self.world = distributed.world()
         self._curves_at = time.monotonic()
 
     # ---------------------------------------------------------------- setup
     def _setup(self, resume: bool) -> dict[str, Any] | None:
         cfg, paths = self.cfg, self.paths
+        distributed.check_joined()
+        self.world = distributed.world()
         ckpt = None
         if resume:
             ckpt = load_checkpoint(paths.last, LAST_KEYS)
@@ -119,10 +149,14 @@ class Trainer:
         if cfg.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         seed_everything(cfg.seed, cfg.deterministic)
-        self.device = pick_device(cfg.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
+        if pick_device(cfg.device).type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"train.device is '{cfg.device}' but CUDA is not available")
+        self.device = distributed.device(cfg.device)
+        if self.world.size > 1 and self.device.type == "cuda":
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.model.to(self.device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ConfigError("the model has no trainable parameters")
@@ -153,16 +187,25 @@ class Trainer:
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
             self.optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min)
             if cfg.scheduler == "cosine" else None)
-        use_scaler = cfg.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda" if use_scaler else "cpu", enabled=use_scaler)
+        self.amp = amp_dtype(cfg.amp, self.device)
+        use_scaler = self.amp is torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type if use_scaler else "cpu",
+                                           enabled=use_scaler)
 
         self.generators = {"train": torch.Generator().manual_seed(cfg.seed),
                            "val": torch.Generator().manual_seed(cfg.seed + 1)}
-        common = dict(batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                      worker_init_fn=seed_worker, pin_memory=self.device.type == "cuda")
-        self.train_loader = DataLoader(self.train_data, shuffle=True,
-                                       generator=self.generators["train"], **common)
-        self.val_loader = (DataLoader(self.val_data, shuffle=False,
+        common = dict(num_workers=cfg.num_workers, worker_init_fn=seed_worker,
+                      pin_memory=self.device.type == "cuda")
+        batches = BatchSampler(RandomSampler(self.train_data,  # type: ignore[arg-type]
+                                             generator=self.generators["train"]),
+                               cfg.batch_size, drop_last=False)
+        self.train_loader = DataLoader(
+            self.train_data, batch_sampler=distributed.ShardedBatchSampler(batches),
+            generator=self.generators["train"], **common)
+        if len(self.train_loader) == 0:
+            raise DataError(f"{len(self.train_data)} training images cannot feed "  # type: ignore[arg-type]
+                            f"{self.world.size} processes", hint="use fewer processes")
+        self.val_loader = (DataLoader(self.val_data, shuffle=False, batch_size=cfg.batch_size,
                                       generator=self.generators["val"], **common)
                            if self.val_data is not None and len(self.val_data) > 0  # type: ignore[arg-type]
                            else None)
@@ -179,7 +222,12 @@ class Trainer:
             self.model_info = {"params": n_all, "trainable_params": n_train, "flops": flops,
                                "flops_input_shape": list(sample.shape) if flops is not None
                                else None}
-        write_text_atomic(paths.config, dump_config(self.run_config))
+        if self.world.main:
+            write_text_atomic(paths.config, dump_config(self.run_config))
+        self.net: nn.Module = self.model  # what the training steps call
+        if self.world.size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         return ckpt
 
     def _check_resumable(self, ckpt: Mapping[str, Any]) -> None:
@@ -240,15 +288,11 @@ class Trainer:
         save_checkpoint(state, self.paths.best)
 
     # ---------------------------------------------------------------- epochs
-    def _autocast(self) -> Any:
-        if not self.cfg.amp:
-            return nullcontext()
-        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
-
-    def _forward(self, image: torch.Tensor) -> torch.Tensor:
-        with self._autocast():
-            logits = self.model(image)
+    def _forward(self, image: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+        if self.cfg.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.amp):
+            logits = (net or self.model)(image)
         if not isinstance(logits, torch.Tensor) or logits.ndim != 4 \
                 or logits.shape[0] != image.shape[0] or logits.shape[1] != self.num_classes \
                 or logits.shape[2:] != image.shape[2:]:
@@ -267,8 +311,13 @@ class Trainer:
             image = image.to(self.device, non_blocking=True)
             mask = mask.to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self._forward(image), mask)
-            value = float(loss.detach())
+            loss = self.loss_fn(self._forward(image, self.net), mask)
+            n = image.shape[0]
+            value, images = float(loss.detach()), n
+            if self.world.size > 1:  # the step's mean loss and global batch, over all ranks
+                loss_sum, images_sum = distributed.all_sum([float(loss.detach()) * n, float(n)])
+                value, images = loss_sum / images_sum, int(images_sum)
+                loss = loss * (n * self.world.size / images)  # DDP's mean → Σ_r n_r·g_r / B
             if not np.isfinite(value):
                 raise ConfigError(f"the loss became {value} at epoch {self.epoch}, step {step}",
                                   hint="lower train.lr, keep train.grad_clip, check the data")
@@ -280,8 +329,8 @@ class Trainer:
             self.scaler.update()
             self._dirty = True
             self.global_step += 1
-            total += value * image.shape[0]
-            count += image.shape[0]
+            total += value * images
+            count += images
             if self.cfg.log_every and self.global_step % self.cfg.log_every == 0:
                 lr = self.optimizer.param_groups[0]["lr"]
                 log.write({"kind": "step", "epoch": self.epoch, "step": step,
@@ -320,7 +369,9 @@ class Trainer:
         val_loss = val = None
         if self.val_loader is not None and (self.epoch % cfg.val_every == 0
                                             or self.epoch == cfg.epochs):
-            val_loss, val = self._validate()
+            # rank 0 validates on the whole set (exactly as one process would); all get it
+            val_loss, val = distributed.broadcast_object(
+                self._validate() if self.world.main else None)
         mem, _ = peak_memory_mb(self.device)
         return EpochStats(
             epoch=self.epoch, train_loss=train_loss, lr=lr,
@@ -331,15 +382,17 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainResult:
         """Train to ``config.epochs``; with ``resume`` continue from ``checkpoints/last.pt``."""
         ckpt = self._setup(resume)
-        log = JsonlLog(self.paths.log)
+        main = self.world.main
+        log = JsonlLog(self.paths.log) if main else MemoryLog(self.paths.log)
         if ckpt is not None:
             log.truncate_after(self.epoch)
             log.write({"kind": "resume", "epoch": self.epoch})
-            self.paths.interrupted.unlink(missing_ok=True)  # stale once the run goes on
+            if main:
+                self.paths.interrupted.unlink(missing_ok=True)  # stale once the run goes on
             restore_rng(self._rng_state, self.generators)
-        tb = TensorBoard(self.paths.tensorboard) if self.cfg.tensorboard else None
+        tb = TensorBoard(self.paths.tensorboard) if self.cfg.tensorboard and main else None
         status = "completed"
-        progress = make_progress(self.progress_enabled, self.console)
+        progress = make_progress(self.progress_enabled and main, self.console)
         try:
             with progress:
                 epochs = progress.add_task("epoch", total=self.cfg.epochs,
@@ -352,15 +405,17 @@ class Trainer:
                     if stats.val_dsc is not None and (self.best_score is None
                                                       or stats.val_dsc > self.best_score):
                         self.best_score, self.best_epoch = stats.val_dsc, stats.epoch
-                        self._save_best(stats)
-                    self._save_last()
+                        if main:
+                            self._save_best(stats)
+                    if main:
+                        self._save_last()
                     self._dirty = False
                     log.write({"kind": "epoch", **asdict(stats)})
                     if tb is not None:
                         tb.scalars({"train/loss": stats.train_loss, "val/loss": stats.val_loss,
                                     "val/dsc": stats.val_dsc, "val/miou": stats.val_miou,
                                     "lr": stats.lr}, stats.epoch)
-                    if time.monotonic() - self._curves_at >= CURVES_EVERY_S:
+                    if main and time.monotonic() - self._curves_at >= CURVES_EVERY_S:
                         self._write_curves()
                     dsc = f" val DSC {stats.val_dsc:.4f}" if stats.val_dsc is not None else ""
                     progress.update(epochs, advance=1,
@@ -369,7 +424,7 @@ class Trainer:
                         callback(self, stats)
         except KeyboardInterrupt:
             status = "interrupted"
-            if self._dirty:
+            if self._dirty and main:
                 state = self._common_state()
                 state.update(kind="interrupted", epoch=self.epoch, global_step=self.global_step)
                 save_checkpoint(state, self.paths.interrupted)
@@ -379,9 +434,10 @@ class Trainer:
         finally:
             if tb is not None:
                 tb.close()
-        self._write_curves()
         summary = self.summary(status)
-        write_json_atomic(self.paths.summary, summary)
+        if main:
+            self._write_curves()
+            write_json_atomic(self.paths.summary, summary)
         return TrainResult(status, self.paths.root, list(self.history), summary)
 
     def _write_curves(self) -> None:
