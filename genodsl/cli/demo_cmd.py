@@ -32,6 +32,15 @@ def _step(title: str) -> None:
     console.rule(f"[bold]{title}")
 
 
+def _run(*args: object) -> None:
+    """Run one genodsl command exactly as typed on the command line."""
+    from . import app
+
+    code = app(args=[str(a) for a in args], standalone_mode=False)
+    if isinstance(code, int) and code != 0:
+        raise typer.Exit(code)
+
+
 def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the demo's folder"),
          strategy: str = typer.Option("darts", help="darts, darts2 or proxyless"),
          images: int = typer.Option(48, help="synthetic training images"),
@@ -43,7 +52,6 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
     """Search, train and compare on synthetic data: a few minutes on 2 CPU cores."""
     from ..data.synthetic import SyntheticSpec, write_folder
     from ..loader import builtin_dir
-    from . import search_cmd, train_cmd
 
     data, test = out / "data", out / "test"
     _step("1. data: synthetic shapes with noise")
@@ -55,46 +63,42 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
 
     search_dir = out / "search"
     _step(f"2. search: {strategy} on the NAS-Unet space ({SPACE_NETWORK})")
-    if not _done(search_dir):
-        resume = (search_dir / "checkpoints" / "last.pt").is_file()
-        search_cmd.search(
-            space=None if resume else builtin_dir() / "nasunet_space.geno",
-            network=None if resume else SPACE_NETWORK, data=None if resume else str(data),
-            strategy=None if resume else strategy, epochs=None if resume else search_epochs,
-            seed=None if resume else seed, steps_per_epoch=None, batch_size=None if resume else 4,
-            size=None if resume else size, device=None, out=None if resume else search_dir,
-            resume=search_dir if resume else None, config=None,
-            amp=None, channels_last=None, nproc=1,
-            # a short search needs a larger alpha step than the paper's 3e-4 to decide anything
-            sets=[] if resume else ["search.warmup_epochs=1", "search.alphas.lr=0.003"],
-            progress=True)
+    if (search_dir / "checkpoints" / "last.pt").is_file() and not _done(search_dir):
+        _run("search", "--resume", search_dir)
+    elif not _done(search_dir):
+        # a short search needs a larger alpha step than the paper's 3e-4 to decide anything
+        _run("search", builtin_dir() / "nasunet_space.geno", "--network", SPACE_NETWORK,
+             "--data", data, "--strategy", strategy, "--epochs", search_epochs, "--seed", seed,
+             "--batch-size", 4, "--size", size, "--out", search_dir,
+             "--set", "search.warmup_epochs=1", "--set", "search.alphas.lr=0.003")
     genotype = search_dir / "genotype.geno"
-    console.print(f"searched genotype: {genotype}", markup=False)
+    network = json.loads((search_dir / "summary.json").read_text())["network"]
+    console.print(f"searched genotype: {genotype} (network {network})", markup=False)
 
-    runs = {"nasunet": out / "nasunet", "unet": out / "unet_small"}
-    common = ["data.augment.flip=true", "train.batch_size=4", "train.lr=0.003"]
+    runs = {"nasunet": out / "nasunet", "unet_small": out / "unet_small"}
+    model_args = {"nasunet": [genotype, "--network", network],
+                  "unet_small": ["--baseline", "unet_small"]}
+    settings = ["--set", "data.augment.flip=true", "--set", "train.batch_size=4",
+                "--set", "train.lr=0.003", "--set", f"data.size={size}",
+                "--set", f"train.seed={seed}"]
     for name, run in runs.items():
         _step(f"3. train {name} from scratch ({train_epochs} epochs)")
         if _done(run):
             continue
-        resume = (run / "checkpoints" / "last.pt").is_file()
-        network = json.loads((search_dir / "summary.json").read_text())["network"]
-        train_cmd.train(
-            geno=None if resume or name == "unet" else genotype,
-            network=None if resume or name == "unet" else network,
-            baseline="unet_small" if name == "unet" and not resume else None,
-            data=None if resume else str(data), out=run, config=None,
-            sets=[] if resume else common + [f"data.size={size}", f"train.seed={seed}"],
-            epochs=None if resume else train_epochs, resume=resume,
-            amp=None, channels_last=None, nproc=1)
+        if (run / "checkpoints" / "last.pt").is_file():
+            _run("train", "--out", run, "--resume")
+        else:
+            _run("train", *model_args[name], "--data", data, "--out", run,
+                 "--epochs", train_epochs, *settings)
 
     _step("4. evaluate on held-out images")
     for run in runs.values():
-        train_cmd.evaluate(run=run, data=str(test), which="best", out=run / "eval")
+        _run("evaluate", run, "--data", test, "--out", run / "eval")
     _step("5. compare")
-    train_cmd.compare(runs=list(runs.values()))
+    _run("compare", *runs.values())
     console.print(f"everything is in {out}: the genotype {genotype}, its cell drawings in "
-                  f"{search_dir}, the runs' curves.png, eval/per_image.csv", markup=False)
+                  f"{search_dir}/cells, alpha plots, each run's curves.png and "
+                  "eval/per_image.csv", markup=False)
 
 
 def register(app: typer.Typer) -> None:
