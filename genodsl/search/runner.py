@@ -34,7 +34,7 @@ from ..train.loop import MemoryLog
 from ..train.losses import build_loss
 from ..train.metrics import MetricAccumulator
 from ..train.runlog import JsonlLog, TensorBoard, make_progress, write_json_atomic
-from ..utils import seed_everything, write_text_atomic
+from ..utils import seed_everything, sigterm_as_interrupt, write_text_atomic
 from .config import SearchConfig
 from .darts import Darts, Darts2
 from .data import Batches, build_halves, make_loader
@@ -133,7 +133,7 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     status = "running"
     name = genotype_name(prep.space.name, cfg.strategy.value, cfg.seed)
     try:
-        with bar:
+        with bar, sigterm_as_interrupt():
             ep_task = bar.add_task("epoch", total=cfg.epochs, completed=progress.epoch, info="")
             st_task = bar.add_task("step", total=steps, info="")
             while not progress.finished and progress.epoch < cfg.epochs:

@@ -40,7 +40,8 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from .. import distributed
 from ..errors import CheckpointError, ConfigError, DataError
-from ..utils import amp_dtype, autocast, pick_device, seed_everything, write_text_atomic
+from ..utils import (amp_dtype, autocast, pick_device, seed_everything, sigterm_as_interrupt,
+                     write_text_atomic)
 from .checkpoint import (FORMAT_VERSION, LAST_KEYS, RunPaths, capture_rng,
                          load_checkpoint, restore_rng, save_checkpoint)
 from .config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
@@ -394,7 +395,7 @@ class Trainer:
         status = "completed"
         progress = make_progress(self.progress_enabled and main, self.console)
         try:
-            with progress:
+            with progress, sigterm_as_interrupt():
                 epochs = progress.add_task("epoch", total=self.cfg.epochs,
                                            completed=self.epoch, info="")
                 steps = progress.add_task("step", total=None, info="")
