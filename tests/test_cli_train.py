@@ -104,3 +104,12 @@ def test_train_rejects_a_search_space(cli, tmp_path):
     code, _, err = cli("train", GENOTYPES / "nasunet_space.geno", "-n", "nasunet_search_tiny",
                        "--data", "synthetic", "--out", tmp_path / "r", *TINY)
     assert code == 2 and "search space" in err
+
+
+def test_evaluate_on_the_runs_own_validation_cases(trained, tmp_path, cli):
+    split = json.loads((trained / "geno" / "split.json").read_text())
+    code, out, err = cli("evaluate", trained / "geno", "--out", tmp_path / "ev")
+    assert code == 0, err
+    assert f"its val cases ({len(split['val'])} images" in out
+    rows = (tmp_path / "ev" / "per_image.csv").read_text().strip().splitlines()[1:]
+    assert len(rows) == len(split["val"])

@@ -154,28 +154,39 @@ def _load_run(run: Path, which: str):
 
 
 def evaluate(run: Path = typer.Argument(..., help="a run folder"),
-             data: str = typer.Option(..., help="test data folder (same layout as training)"),
+             data: str = typer.Option(None, help="test data folder (same layout as training); "
+                                      "default: the run's own data with --split"),
+             split: str = typer.Option("val", help="without --data: val, train or all of the "
+                                       "run's split.json"),
              which: str = typer.Option("best", help="best or last checkpoint"),
              out: Path = typer.Option(None, help="where to write per_image.csv and "
                                       "metrics.json (default RUN/eval)")) -> None:
     """Evaluate a trained run: per-class DSC, IoU, HD95; a table and a per-image CSV."""
     from ..data import build_dataset
+    from ..data.config import Layout
+    from ..data.splits import SPLIT_FILE, load_split
     from ..train.evaluate import evaluate as run_eval, render_eval
 
     model, cfg = _load_run(run, which)
-    from ..data.config import Layout
-
     update: dict[str, Any] = {}
-    if data != SYNTHETIC:
+    if data is not None and data != SYNTHETIC:
         update["root"] = Path(data)
         if cfg.data.layout is Layout.SYNTHETIC:  # trained on synthetic data, tested on files
             update["layout"] = Layout.AUTO
     data_cfg = cfg.data.model_copy(update=update)
     dataset = build_dataset(data_cfg)
+    title = f"{run.name} on {data}"
+    if data is None:
+        if split not in ("val", "train", "all"):
+            raise ConfigError(f"--split must be val, train or all, got '{split}'")
+        if split != "all":
+            cases = getattr(load_split(run / SPLIT_FILE), split)
+            dataset = dataset.subset(cases)
+        title = f"{run.name} on its {split} cases"
     out_dir = out or run / "eval"
     result = run_eval(model, dataset, num_classes=data_cfg.num_classes,
                       empty=cfg.train.empty_mask_rule, out_dir=out_dir)
-    console.print(render_eval(result, title=f"{run.name} on {data}"))
+    console.print(render_eval(result, title=title))
     console.print(f"wrote {out_dir / 'per_image.csv'} and {out_dir / 'metrics.json'}",
                   markup=False)
 
