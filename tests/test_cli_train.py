@@ -75,6 +75,7 @@ def test_compare_lists_both_runs(trained, cli):
     code, out, err = cli("compare", trained / "geno", trained / "unet")
     assert code == 0, err
     assert "geno" in out and "unet" in out and "completed" in out
+    assert "DSC per class" in out and "0:" in out and "1:" in out
 
 
 def test_train_refuses_to_overwrite_a_run(trained, cli):

@@ -25,6 +25,7 @@ class CompareRow:
     peak_memory_mb: float | None
     best_epoch: int | None
     epochs_completed: int
+    dsc_per_class: dict[str, float] | None = None  # validation DSC of every class, best epoch
 
 
 def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> list[CompareRow]:
@@ -44,7 +45,8 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> list[CompareRow]
             run=name, status=str(s.get("status", "?")), dsc=s.get("dsc"), miou=s.get("miou"),
             params=s.get("params"), flops=s.get("flops"),
             time_per_epoch_s=s.get("time_per_epoch_s"), peak_memory_mb=s.get("peak_memory_mb"),
-            best_epoch=s.get("best_epoch"), epochs_completed=int(s.get("epochs_completed", 0))))
+            best_epoch=s.get("best_epoch"), epochs_completed=int(s.get("epochs_completed", 0)),
+            dsc_per_class=(s.get("best") or {}).get("val_dsc_per_class")))
     return rows
 
 
@@ -65,7 +67,7 @@ def render_comparison(rows: Sequence[CompareRow], title: str = "runs") -> Table:
     """A rich table of the rows; the best DSC is shown in bold."""
     table = Table(title=title)
     for col, justify in (("run", "left"), ("status", "left"), ("DSC", "right"),
-                         ("mIoU", "right"), ("params", "right"), ("FLOPs", "right"),
+                         ("DSC per class", "right"), ("mIoU", "right"), ("params", "right"), ("FLOPs", "right"),
                          ("s/epoch", "right"), ("peak MB", "right"), ("best ep", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     scores = [r.dsc for r in rows if r.dsc is not None]
@@ -74,7 +76,9 @@ def render_comparison(rows: Sequence[CompareRow], title: str = "runs") -> Table:
         dsc = _num(r.dsc, ".4f")
         if top is not None and r.dsc == top and len(rows) > 1:
             dsc = f"[bold]{dsc}[/bold]"
-        table.add_row(r.run, r.status, dsc, _num(r.miou, ".4f"), _si(r.params), _si(r.flops),
+        per_class = " ".join(f"{k}:{v:.3f}" for k, v in (r.dsc_per_class or {}).items()
+                             if v is not None) or "—"
+        table.add_row(r.run, r.status, dsc, per_class, _num(r.miou, ".4f"), _si(r.params), _si(r.flops),
                       _num(r.time_per_epoch_s, ".2f"), _num(r.peak_memory_mb, ".0f"),
                       "—" if r.best_epoch is None else str(r.best_epoch))
     return table
