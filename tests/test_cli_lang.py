@@ -149,3 +149,13 @@ def test_saved_model_carries_only_what_its_network_uses(cli, tmp_path):
     cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny", "-i", "1x1x32x32", "-o", out)
     program = genodsl.loads(torch.load(out, weights_only=True)["geno"])
     assert list(program.genotypes) == ["NASUNET"] and list(program.networks) == ["nasunet_tiny"]
+
+
+def test_allocator_tuning_can_be_turned_off(monkeypatch):
+    from genodsl.utils import tune_cpu_allocator
+
+    monkeypatch.setenv("GENODSL_MALLOC_TUNING", "0")
+    assert tune_cpu_allocator() is False
+    monkeypatch.delenv("GENODSL_MALLOC_TUNING")
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")  # the user's own glibc setting wins
+    assert tune_cpu_allocator() is False

@@ -9,6 +9,7 @@ import sys
 import typer
 
 from ..errors import GenoError
+from ..utils import tune_cpu_allocator
 
 app = typer.Typer(
     name="genodsl",
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     ARGV[:] = args
+    tune_cpu_allocator()
     try:
         app(args=args, standalone_mode=True)
     except GenoError as err:
