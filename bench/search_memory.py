@@ -144,7 +144,8 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--case", case] + sys.argv[1:]
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get(
             "PYTHONPATH", ""), "OMP_NUM_THREADS": str(args.threads)}
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        out = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8",
+                             errors="replace", env=env, check=False)
         if out.returncode:
             sys.exit(f"case {case} failed:\n{out.stderr}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -191,7 +191,7 @@ def _run_worker(args: argparse.Namespace, job: str) -> dict:
            "--steps", str(args.steps), "--device", args.device, "--in-channels",
            str(args.in_channels), "--classes", str(args.classes),
            "--matmul-size", str(args.matmul_size)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace")
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_TAG):
             return json.loads(line[len(RESULT_TAG):])

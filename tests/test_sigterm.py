@@ -19,9 +19,9 @@ def test_sigterm_ends_a_training_run_cleanly(tmp_path):
            "synthetic", "--out", str(run), "--epochs", "200", "--set", "data.size=32",
            "--set", "data.synthetic.n_images=8", "--set", "train.batch_size=4",
            "--set", "train.count_flops=false"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
     deadline = time.time() + 120
     while not (run / "checkpoints" / "last.pt").exists():  # at least one epoch done
         assert proc.poll() is None, proc.communicate()
