@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["FlopReport", "count_flops", "count_params"]
+__all__ = ["FlopReport", "count_flops", "count_params", "meta_copy"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def _meta_copy(model: nn.Module) -> nn.Module:
+def meta_copy(model: nn.Module) -> nn.Module:
     """A deep copy whose parameters and buffers live on ``meta`` (no storage is copied)."""
     memo: dict[int, object] = {}
     for p in model.parameters():
@@ -116,7 +116,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], *,
     device = "meta"
     if use_meta:
         try:
-            meta_model = _meta_copy(model)
+            meta_model = meta_copy(model)
             counter = _run_counted(meta_model, torch.empty(shape, dtype=dtype, device="meta"))
         except Exception:  # noqa: BLE001 - any failure on meta means "count for real"
             counter = None

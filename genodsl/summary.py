@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .flops import count_flops, count_params
+from .flops import count_flops, count_params, meta_copy
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,8 @@ class Summary:
 
 def summarize(model: nn.Module, input_shape: tuple[int, ...], name: str = "") -> Summary:
     """Shapes from one forward pass on the meta device; FLOPs from FlopCounterMode."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    hooks = []
-    for child_name, child in model.named_children():
-        modules = list(child) if isinstance(child, nn.ModuleList) else [child]
-        for i, m in enumerate(modules):
-            def hook(_m, _inp, out, key=f"{child_name}.{i}"):
-                shapes[key] = tuple(out.shape)
-            hooks.append(m.register_forward_hook(hook))
-    flops = count_flops(model, input_shape)  # runs the (meta) forward that feeds the hooks
-    for h in hooks:
-        h.remove()
-    if not shapes:  # the FLOP pass ran on a copy: run the shapes pass on meta ourselves
-        shapes = _meta_shapes(model, input_shape)
+    shapes = _meta_shapes(model, input_shape)
+    flops = count_flops(model, input_shape)
     rows = []
     for child_name, child in model.named_children():
         modules = list(child) if isinstance(child, nn.ModuleList) else [child]
@@ -62,9 +51,8 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], name: str = "") ->
 
 
 def _meta_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-    from .flops import _meta_copy
-
-    meta = _meta_copy(model)
+    """Output shape of every top-level child (and ModuleList item), on a weight-free copy."""
+    meta = meta_copy(model)
     shapes: dict[str, tuple[int, ...]] = {}
     for child_name, child in meta.named_children():
         modules = list(child) if isinstance(child, nn.ModuleList) else [child]

@@ -30,8 +30,8 @@ def build(program: Program, network: str | None = None, **supernet_options) -> n
     """The module of ``network``: discrete for a genotype, a supernet for a search space."""
     net = get_network(program, network)
     assert net.backbone is not None  # a loaded program is validated
-    cells = program.cells_of(net.backbone.cells)
-    if cells in program.genotypes.values():
-        return build_discrete(net.backbone, cells)
+    name = net.backbone.cells
+    if name in program.genotypes:
+        return build_discrete(net.backbone, program.genotypes[name])
     from .supernet import build_supernet  # search lives in its own module
-    return build_supernet(net.backbone, cells, **supernet_options)
+    return build_supernet(net.backbone, program.spaces[name], **supernet_options)
