@@ -40,7 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from genodsl.baselines import build_baseline, check_input_size
 from genodsl.flops import count_flops, count_params
-from genodsl.utils import pick_device, write_text_atomic
+from genodsl.utils import pick_device, tune_cpu_allocator, write_text_atomic
 
 ModelFactory = Callable[[int, int], nn.Module]  # (in_channels, classes) -> model
 
@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         args.matmul_size = 8192 if device.type == "cuda" else 2048
 
     if args._worker:  # one measurement, in its own process
+        tune_cpu_allocator()  # as the genodsl CLI does (GENODSL_MALLOC_TUNING=0: off)
         if args._worker == "matmul":
             result = _measure_matmul(args)
         else:
