@@ -40,13 +40,13 @@ RESULT_TAG = "RESULT "
 def _model(args: argparse.Namespace) -> torch.nn.Module:
     """The shipped NASUNET genotype at the requested width and depth."""
     import genodsl
-    from genodsl.ir import Network
-    from genodsl.loader import load_builtin
+    from genodsl.lang.ir import Network
+    from genodsl.lang.loader import load_builtin
 
     program = load_builtin()
-    bb = program.networks["nasunet_promise12"].backbone.model_copy(
+    settings = program.networks["nasunet_promise12"].settings.model_copy(
         update={"in_channels": 1, "classes": 2, "C": args.C, "depth": args.depth})
-    program.networks["bench"] = Network("bench", bb)
+    program.networks["bench"] = Network("bench", settings)
     return genodsl.build(program, "bench")
 
 

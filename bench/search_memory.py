@@ -51,8 +51,8 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
 
     from genodsl.compile.discrete import build_discrete
     from genodsl.compile.supernet import build_supernet
-    from genodsl.ir import Backbone
-    from genodsl.loader import load
+    from genodsl.lang.ir import NetworkSettings
+    from genodsl.lang.loader import load
     from genodsl.search.config import SearchConfig
     from genodsl.search.derive import derive
     from genodsl.search.runner import STRATEGIES
@@ -64,20 +64,20 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
     torch.manual_seed(0)
     device = pick_device(args.device)
     program = load(args.space)
-    net_bb = program.networks[args.network].backbone
-    bb = net_bb.model_copy(update={"C": args.C or net_bb.C, "depth": args.depth or net_bb.depth})
-    space = program.spaces[bb.cells]
-    supernet = build_supernet(bb, space)
-    loss_fn = build_loss("dice", bb.classes)
+    net_bb = program.networks[args.network].settings
+    settings = net_bb.model_copy(update={"C": args.C or net_bb.C, "depth": args.depth or net_bb.depth})
+    space = program.spaces[settings.cells]
+    supernet = build_supernet(settings, space)
+    loss_fn = build_loss("dice", settings.classes)
     g = torch.Generator().manual_seed(1)
-    batch = Batch(torch.randn(args.batch, bb.in_channels, args.size, args.size,
+    batch = Batch(torch.randn(args.batch, settings.in_channels, args.size, args.size,
                               generator=g).to(device),
-                  torch.randint(0, bb.classes, (args.batch, args.size, args.size),
+                  torch.randint(0, settings.classes, (args.batch, args.size, args.size),
                                 generator=g).to(device))
     if case == "a":
         geno = derive(space, supernet.alphas, "BENCH")
-        dbb = Backbone(**{**bb.model_dump(), "cells": "BENCH",
-                          "stem_multiplier": bb.stem_multiplier or len(space.cells[
+        dbb = NetworkSettings(**{**settings.model_dump(), "cells": "BENCH",
+                          "stem_multiplier": settings.stem_multiplier or len(space.cells[
                               next(iter(space.cells))].nodes)})
         model = build_discrete(dbb, geno).to(device)
         opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.95, weight_decay=3e-4)
@@ -118,7 +118,7 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
         peak = _peak_rss_mb() - base
         method = "peak RSS (ru_maxrss) - RSS after setup"
     return {"case": case, "what": CASES[case], "peak_mb": peak, "median_s": statistics.median(
-        times), "method": method, "device": str(device), "C": bb.C, "depth": bb.depth,
+        times), "method": method, "device": str(device), "C": settings.C, "depth": settings.depth,
         "M": len(space.cells[next(iter(space.cells))].nodes)}
 
 

@@ -39,7 +39,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from genodsl.baselines import build_baseline, check_input_size
-from genodsl.flops import count_flops, count_params
+from genodsl.compile.flops import count_flops, count_params
 from genodsl.utils import pick_device, tune_cpu_allocator, write_text_atomic
 
 ModelFactory = Callable[[int, int], nn.Module]  # (in_channels, classes) -> model
@@ -51,13 +51,13 @@ ModelFactory = Callable[[int, int], nn.Module]  # (in_channels, classes) -> mode
 def _nasunet(in_channels: int, classes: int) -> nn.Module:
     """NASUNET (C=32, depth 5) from the shipped genotypes; input sizes must divide by 64."""
     import genodsl
-    from genodsl.ir import Network
-    from genodsl.loader import load_builtin
+    from genodsl.lang.ir import Network
+    from genodsl.lang.loader import load_builtin
 
     program = load_builtin()
     net = program.networks["nasunet_promise12"]
-    bb = net.backbone.model_copy(update={"in_channels": in_channels, "classes": classes})
-    program.networks["bench"] = Network("bench", bb)
+    settings = net.settings.model_copy(update={"in_channels": in_channels, "classes": classes})
+    program.networks["bench"] = Network("bench", settings)
     return genodsl.build(program, "bench")
 
 

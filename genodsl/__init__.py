@@ -1,6 +1,6 @@
 """genodsl: a genotype language, compiler and runtime for NAS-Unet.
 
-``load``/``loads`` read .geno text into the IR (a :class:`~genodsl.ir.Program`),
+``load``/``loads`` read .geno text into the IR (a :class:`~genodsl.lang.ir.Program`),
 ``dump``/``dumps`` write it back canonically, ``build`` compiles a network to a module.
 """
 
@@ -12,14 +12,14 @@ from pathlib import Path
 
 from .errors import ConfigError, DataError, Diagnostic, GenoError, GenoSyntaxError, \
     GenoValidationError
-from .ir import Program
-from .loader import load, loads
-from .parse import parse, parse_file
+from .lang.ir import Program
+from .lang.loader import load, loads
+from .lang.parse import parse, parse_file
 
 
 def dumps(program: Program, header: tuple[str, ...] = ()) -> str:
     """The program as canonical, self-contained .geno text (imports inlined)."""
-    from .printer import format_module, program_to_module
+    from .lang.printer import format_module, program_to_module
 
     return format_module(program_to_module(program, header))
 

@@ -11,7 +11,7 @@ from typing import Any
 from torch import nn
 
 from .errors import CheckpointError, ConfigError
-from .ir import Program
+from .lang.ir import Program
 
 
 def network_spec(program: Program, network: str) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def build_from_spec(spec: dict[str, Any]) -> nn.Module:
     kind = spec.get("kind")
     if kind == "nasunet":
         from .compile import build
-        from .loader import loads
+        from .lang.loader import loads
 
         return build(loads(spec["geno"], file="<run genotype>"), spec["network"])
     if kind == "baseline":

@@ -21,7 +21,7 @@ import graphviz
 
 from .compile.cell import edge_key
 from .errors import ConfigError, GenoError
-from .ir import Backbone, CellType, Cell, Genotype, Network, OpEdge, Program, SearchSpace
+from .lang.ir import NetworkSettings, CellType, Cell, Genotype, Network, OpEdge, Program, SearchSpace
 from .ops.registry import KIND_COLORS, OpKind, get_op
 from .utils import atomic_path
 
@@ -181,9 +181,9 @@ def _size(scale: int, input_size: int | None) -> str:
     return f"{input_size // scale}×{input_size // scale}"
 
 
-def _stem_multiplier(bb: Backbone, cells: Genotype | SearchSpace) -> int:
-    if bb.stem_multiplier is not None:
-        return bb.stem_multiplier
+def _stem_multiplier(settings: NetworkSettings, cells: Genotype | SearchSpace) -> int:
+    if settings.stem_multiplier is not None:
+        return settings.stem_multiplier
     if isinstance(cells, SearchSpace):  # the supernet's stems are M·C wide
         return len(cells.cells[CellType.DOWN].nodes)
     return 4
@@ -198,30 +198,30 @@ def render_network(network: Network, program: Program,
     stem0).  Sizes read ``H/4×W/4`` or, given ``input_size``, pixels (it must be
     divisible by 2^(depth+1), as the network needs).
     """
-    bb = network.backbone
-    if bb is None:
+    settings = network.settings
+    if settings is None:
         raise GenoError(f"network '{network.name}' has invalid entries", code="E060")
-    cells = program.cells_of(bb.cells)
+    cells = program.cells_of(settings.cells)
     if cells is None:
-        raise GenoError(f"network '{network.name}' names unknown cells '{bb.cells}'",
+        raise GenoError(f"network '{network.name}' names unknown cells '{settings.cells}'",
                         code="E016")
-    step = 2 ** (bb.depth + 1)  # the deepest map is input / step
+    step = 2 ** (settings.depth + 1)  # the deepest map is input / step
     if input_size is not None and (input_size < 1 or input_size % step):
         near = max(step, input_size // step * step)
-        raise ConfigError(f"input size {input_size} does not fit depth {bb.depth}",
+        raise ConfigError(f"input size {input_size} does not fit depth {settings.depth}",
                           hint=f"use a multiple of {step}, e.g. {near}")
     down, up = cells.cells[CellType.DOWN], cells.cells[CellType.UP]
-    c_stem = _stem_multiplier(bb, cells) * bb.C
+    c_stem = _stem_multiplier(settings, cells) * settings.C
     encoder = [_Stage("stem0", "stem0 (1×1 conv)", 1, c_stem),
                _Stage("stem1", "stem1 (3×3 conv, stride 2)", 2, c_stem)]
-    c = bb.C
-    for j in range(1, bb.depth + 1):
-        c = c * 2 if bb.double_down_channel else c
+    c = settings.C
+    for j in range(1, settings.depth + 1):
+        c = c * 2 if settings.double_down_channel else c
         encoder.append(_Stage(f"down{j}", f"down cell {j}", 2 ** (j + 1), len(down.outputs) * c))
     decoder = []
-    for i in range(1, bb.depth + 2):
-        c = c // 2 if bb.double_down_channel else c
-        decoder.append(_Stage(f"up{i}", f"up cell {i}", 2 ** (bb.depth + 1 - i),
+    for i in range(1, settings.depth + 2):
+        c = c // 2 if settings.double_down_channel else c
+        decoder.append(_Stage(f"up{i}", f"up cell {i}", 2 ** (settings.depth + 1 - i),
                               len(up.outputs) * c))
 
     g = _new_graph(network.name, "TB")
@@ -234,9 +234,9 @@ def render_network(network: Network, program: Program,
         g.node(s.id, f"{s.label}\\n{_size(s.scale, input_size)} · {s.channels} ch",
                fillcolor=fill, color=border)
 
-    g.node("input", f"input\\n{_size(1, input_size)} · {bb.in_channels} ch")
-    g.node("head", f"head (1×1 conv)\\n{_size(1, input_size)} · {bb.classes} ch")
-    g.node("output", f"output\\n{bb.classes} classes", shape="box", style="filled")
+    g.node("input", f"input\\n{_size(1, input_size)} · {settings.in_channels} ch")
+    g.node("head", f"head (1×1 conv)\\n{_size(1, input_size)} · {settings.classes} ch")
+    g.node("output", f"output\\n{settings.classes} classes", shape="box", style="filled")
     for s in encoder:
         is_cell = s.id.startswith("down")
         stage_node(s, down_fill if is_cell else "#E8E8E8",
@@ -254,7 +254,7 @@ def render_network(network: Network, program: Program,
         g.edge(encoder[j - 2].id, encoder[j].id, **two_back)
     previous = encoder[-1].id
     for i, s in enumerate(decoder):  # up cell i+1: skip = the encoder output at its size
-        partner = encoder[bb.depth - i]
+        partner = encoder[settings.depth - i]
         g.edge(partner.id, s.id, **skip)
         g.edge(s.id, previous, dir="back", **main)  # drawn upward: previous → s
         with g.subgraph() as row:
@@ -269,8 +269,8 @@ def render_network(network: Network, program: Program,
         for n in ("input", "head", "output"):
             row.node(n)
 
-    subtitle = (f"cells {bb.cells} · C={bb.C} · depth {bb.depth} · stems {c_stem} ch"
-                + (" · channels double per down cell" if bb.double_down_channel else ""))
+    subtitle = (f"cells {settings.cells} · C={settings.C} · depth {settings.depth} · stems {c_stem} ch"
+                + (" · channels double per down cell" if settings.double_down_channel else ""))
     legend = [("down cell", KIND_COLORS[OpKind.DOWN]), ("up cell", KIND_COLORS[OpKind.UP]),
               ("skip: encoder → up cell (s0)", SKIP_COLOR),
               ("two back → down cell (s0)", TWO_BACK_COLOR)]

@@ -15,9 +15,9 @@ from torch import nn
 from . import __version__
 from .compile import build, get_network
 from .errors import CheckpointError
-from .ir import Program
-from .loader import loads
-from .printer import format_module, program_to_module
+from .lang.ir import Program
+from .lang.loader import loads
+from .lang.printer import format_module, program_to_module
 from .utils import torch_save_atomic
 
 FORMAT = "genodsl-model/1"
@@ -33,8 +33,8 @@ def program_text(program: Program, network: str | None = None) -> str:
 def network_program(program: Program, network: str) -> Program:
     """The part of ``program`` that ``network`` uses: itself, its cells and their op sets."""
     net = get_network(program, network)
-    assert net.backbone is not None  # a loaded program is validated
-    name = net.backbone.cells
+    assert net.settings is not None  # a loaded program is validated
+    name = net.settings.cells
     part = Program(networks={net.name: net})
     if name in program.genotypes:
         part.genotypes[name] = program.genotypes[name]

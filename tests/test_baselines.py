@@ -8,7 +8,7 @@ import torch
 from genodsl.baselines import (BASELINES, FCDenseNet, InputSizeError, UNet, build_baseline,
                                check_input_size)
 from genodsl.errors import ConfigError
-from genodsl.flops import count_params
+from genodsl.compile.flops import count_params
 
 # Tiny widths per registered baseline so a forward pass on 32x32 takes milliseconds.
 TINY = {

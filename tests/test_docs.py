@@ -11,7 +11,8 @@ from genodsl.ops.registry import ALIASES, REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
-LANGUAGE_MODULES = ["parse.py", "syntax_errors.py", "grammar.py", "ir.py", "validate.py", "loader.py", "compile/__init__.py",
+LANGUAGE_MODULES = ["lang/parse.py", "lang/syntax_errors.py", "lang/grammar.py", "lang/lower.py",
+                    "lang/validate.py", "lang/loader.py", "compile/__init__.py",
                     "cli/common.py"]
 
 

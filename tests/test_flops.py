@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from genodsl.baselines import build_baseline
-from genodsl.flops import count_flops, count_params
+from genodsl.compile.flops import count_flops, count_params
 
 
 def test_single_conv_matches_the_hand_formula():

@@ -10,8 +10,8 @@ import pytest
 from genodsl.cli import main
 from genodsl.compile.cell import edge_key
 from genodsl.errors import GenoError
-from genodsl.ir import CellType
-from genodsl.loader import builtin_dir, load, loads
+from genodsl.lang.ir import CellType
+from genodsl.lang.loader import builtin_dir, load, loads
 from genodsl.ops.registry import KIND_COLORS, OpKind
 from genodsl.render import render_cell, render_network, softmax, write
 
@@ -153,7 +153,7 @@ def test_bad_weights_are_rejected(nasunet):
 # ---- networks -------------------------------------------------------------------------------
 def test_network_stages_and_skips(nasunet):
     net = nasunet.networks["nasunet_promise12"]
-    depth = net.backbone.depth
+    depth = net.settings.depth
     g = render_network(net, nasunet, input_size=256)
     ns = nodes(g)
     downs = [n for n in ns if re.fullmatch(r"down\d+", n)]

@@ -9,11 +9,11 @@ from rich.table import Table
 
 from ..compile import build, get_network
 from ..errors import GenoValidationError
-from ..loader import load
+from ..lang.loader import load
 from ..saved import save_model
-from ..summary import summarize
+from ..compile.summary import summarize
 from ..utils import pick_device
-from ..validate import check_input
+from ..lang.validate import check_input
 from .common import console, parse_shape
 
 
@@ -43,8 +43,8 @@ def compile(file: Path = typer.Argument(..., help="a .geno file"),
     torch.manual_seed(seed)
     model = build(program, net.name)
     summary = summarize(model, shape, net.name)
-    table = Table(title=f"{net.name} ({net.backbone.cells}, C={net.backbone.C}, "
-                  f"depth={net.backbone.depth}) on {'×'.join(map(str, shape))}")
+    table = Table(title=f"{net.name} ({net.settings.cells}, C={net.settings.C}, "
+                  f"depth={net.settings.depth}) on {'×'.join(map(str, shape))}")
     for col in ("stage", "layers", "output", "params", "GFLOPs"):
         table.add_column(col, justify="left" if col in ("stage", "output") else "right")
     for r in summary.rows:

@@ -51,7 +51,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
          ) -> None:
     """Search, train and compare on synthetic data: a few minutes on 2 CPU cores."""
     from ..data.synthetic import SyntheticSpec, write_folder
-    from ..loader import builtin_dir
+    from ..lang.loader import builtin_dir
 
     data, test = out / "data", out / "test"
     _step("1. data: synthetic shapes with noise")

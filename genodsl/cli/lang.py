@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 
 from ..errors import GenoError, render_all
-from ..loader import load
-from ..parse import parse_file
-from ..printer import format_module
+from ..lang.loader import load
+from ..lang.parse import parse_file
+from ..lang.printer import format_module
 from ..utils import write_text_atomic
 from .common import console, err_console, expand
 

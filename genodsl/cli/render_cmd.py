@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError, GenoError, did_you_mean
-from ..ir import Cell, CellType, Network, Program
-from ..loader import load
+from ..lang.ir import Cell, CellType, Network, Program
+from ..lang.loader import load
 from ..render import PICTURE_FORMATS, TEXT_FORMATS, render_cell, render_network, write
 from .common import console, err_console
 

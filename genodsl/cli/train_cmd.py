@@ -36,7 +36,7 @@ def run_config(config: Path | None, data: str | None, sets: list[str],
 def _model_and_spec(geno: Path | None, network: str | None, baseline: str | None, cfg: Any):
     """(model, spec, data config reconciled with the model's channels and classes)."""
     from ..compile import build, get_network
-    from ..loader import load
+    from ..lang.loader import load
     from ..modelspec import baseline_spec, network_spec, reconcile_io
 
     if (geno is None) == (baseline is None):
@@ -51,9 +51,9 @@ def _model_and_spec(geno: Path | None, network: str | None, baseline: str | None
         return model, baseline_spec(baseline, data.in_channels, data.num_classes), data
     program = load(geno)
     net = get_network(program, network)
-    bb = net.backbone
-    data = reconcile_io(cfg.data, bb.in_channels, bb.classes, f"network '{net.name}'")
-    if bb.cells in program.spaces:
+    settings = net.settings
+    data = reconcile_io(cfg.data, settings.in_channels, settings.classes, f"network '{net.name}'")
+    if settings.cells in program.spaces:
         raise ConfigError(f"network '{net.name}' binds a search space; train a genotype",
                           hint="run genodsl search first, then train its genotype.geno")
     return build(program, net.name), network_spec(program, net.name), data

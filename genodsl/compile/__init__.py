@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import GenoError, did_you_mean
-from ..ir import Network, Program
+from ..lang.ir import Network, Program
 from .discrete import build_discrete
 
 
@@ -29,9 +29,9 @@ def get_network(program: Program, name: str | None) -> Network:
 def build(program: Program, network: str | None = None, **supernet_options) -> nn.Module:
     """The module of ``network``: discrete for a genotype, a supernet for a search space."""
     net = get_network(program, network)
-    assert net.backbone is not None  # a loaded program is validated
-    name = net.backbone.cells
+    assert net.settings is not None  # a loaded program is validated
+    name = net.settings.cells
     if name in program.genotypes:
-        return build_discrete(net.backbone, program.genotypes[name])
+        return build_discrete(net.settings, program.genotypes[name])
     from .supernet import build_supernet  # search lives in its own module
-    return build_supernet(net.backbone, program.spaces[name], **supernet_options)
+    return build_supernet(net.settings, program.spaces[name], **supernet_options)

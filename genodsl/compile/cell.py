@@ -11,7 +11,7 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from ..ir import Cell, CellType, OpEdge
+from ..lang.ir import Cell, CellType, OpEdge
 from ..ops.primitives import group_norm
 
 EdgeFactory = Callable[[str, str, OpEdge, int], nn.Module]

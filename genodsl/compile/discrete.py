@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..ir import Backbone, CellType, Genotype, OpEdge
-from ..ops.registry import get_op
-from .backbone import NasUnet
+from ..lang.ir import NetworkSettings, CellType, Genotype, OpEdge
+from ..ops.builders import build_op
+from .network import NasUnet
 
 
 def discrete_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
     op = edge.op
-    return get_op(op.name).build(channels, edge.role, op.arg_dict)
+    return build_op(op.name, channels, edge.role, op.arg_dict)
 
 
-def build_discrete(bb: Backbone, genotype: Genotype) -> NasUnet:
-    return NasUnet(bb, genotype.cells[CellType.DOWN], genotype.cells[CellType.UP], discrete_edge,
+def build_discrete(settings: NetworkSettings, genotype: Genotype) -> NasUnet:
+    return NasUnet(settings, genotype.cells[CellType.DOWN], genotype.cells[CellType.UP], discrete_edge,
                    default_stem_multiplier=4)

@@ -16,10 +16,10 @@ from typing import Iterator, Mapping
 import torch
 from torch import nn
 
-from ..ir import Backbone, CellType, OpEdge, SearchSpace
-from ..search.alphas import AlphaSet
-from ..search.mixed import MixedOp, PathSample
-from .backbone import NasUnet
+from ..lang.ir import NetworkSettings, CellType, OpEdge, SearchSpace
+from .alphas import AlphaSet
+from .mixed import MixedOp, PathSample
+from .network import NasUnet
 
 EdgeWeights = Mapping[str, "torch.Tensor | PathSample"]
 
@@ -31,13 +31,13 @@ def mixed_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
 class Supernet(nn.Module):
     """``forward(x)`` mixes every edge by softmax(alphas); strategies pass their own weights."""
 
-    def __init__(self, bb: Backbone, space: SearchSpace, share_normal_alphas: bool = True,
+    def __init__(self, settings: NetworkSettings, space: SearchSpace, share_normal_alphas: bool = True,
                  alpha_init_std: float = 1e-3):
         super().__init__()
-        self.backbone_settings = bb
+        self.settings = settings
         self.space = space
         down, up = space.cells[CellType.DOWN], space.cells[CellType.UP]
-        self.net = NasUnet(bb, down, up, mixed_edge, default_stem_multiplier=len(down.nodes))
+        self.net = NasUnet(settings, down, up, mixed_edge, default_stem_multiplier=len(down.nodes))
         self.alphas = AlphaSet(space, share_normal_alphas, alpha_init_std)
 
     def weight_parameters(self) -> list[nn.Parameter]:
@@ -61,7 +61,7 @@ class Supernet(nn.Module):
         return self.net(x, down, up)  # [B, classes, H, W]
 
 
-def build_supernet(bb: Backbone, space: SearchSpace, *, share_normal_alphas: bool = True,
+def build_supernet(settings: NetworkSettings, space: SearchSpace, *, share_normal_alphas: bool = True,
                    alpha_init_std: float = 1e-3) -> Supernet:
-    """The supernet of ``space`` in the backbone ``bb`` (see :class:`Supernet`)."""
-    return Supernet(bb, space, share_normal_alphas, alpha_init_std)
+    """The supernet of ``space`` in the backbone ``settings`` (see :class:`Supernet`)."""
+    return Supernet(settings, space, share_normal_alphas, alpha_init_std)

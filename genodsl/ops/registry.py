@@ -1,20 +1,18 @@
-"""The ONE op registry: each primitive of the paper's Table 1 is defined here, once.
+"""The ONE op registry: each primitive of the paper's Table 1 is declared here, once.
 
-Every other stage reads this table: validation (names, kinds, arguments), the compilers
-(builders), search (candidate lists, costs), rendering (colours) and the docs.
+Every other stage reads this table: validation (names, kinds, arguments), the compilers,
+search (candidate lists, costs), rendering (colours) and the docs.  The table is metadata
+only and imports no torch, so the language tools stay fast; the module that builds each
+op lives in :mod:`genodsl.ops.builders`, keyed by these names and checked against them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
-from typing import Callable, Mapping
-
-from torch import nn
+from typing import Mapping
 
 from ..errors import GenoError, did_you_mean
-from . import primitives as P
 
 
 class OpKind(str, Enum):
@@ -53,16 +51,12 @@ class Param:
         return None
 
 
-Builder = Callable[..., nn.Module]
-
-
 @dataclass(frozen=True)
 class OpSpec:
     name: str
     kind: OpKind
     has_weights: bool
     doc: str
-    builder: Builder = field(repr=False)
     params: tuple[Param, ...] = ()
     search_only: bool = False
 
@@ -74,11 +68,6 @@ class OpSpec:
         out: dict[str, ArgValue] = {p.name: p.default for p in self.params}
         out.update(args or {})
         return out
-
-    def build(self, channels: int, role: OpKind, args: Mapping[str, ArgValue] | None = None
-              ) -> nn.Module:
-        """An op module for an edge of ``role`` (role matters only for kind-ANY ops)."""
-        return self.builder(channels, role, **self.resolve(args))
 
     @property
     def color(self) -> str:
@@ -103,59 +92,35 @@ def register(spec: OpSpec) -> OpSpec:
     return spec
 
 
-def _conv(stride: int = 1, transposed: bool = False, depthwise: bool = False,
-          dilated: bool = False) -> Builder:
-    def build(c: int, role: OpKind, k: int, dilation: int = 1) -> nn.Module:
-        return P.ConvNorm(c, k=k, stride=stride, dilation=dilation if dilated else 1,
-                          transposed=transposed, depthwise=depthwise)
-    return build
-
-
-def _se_conv(transposed: bool) -> Builder:
-    def build(c: int, role: OpKind, reduction: int, k: int) -> nn.Module:
-        return P.SqueezeExciteConv(c, reduction=reduction, k=k, transposed=transposed)
-    return build
-
-
 # ---- the table -----------------------------------------------------------------------------
 register(OpSpec("none", OpKind.ANY, False, "zeros of the edge's output shape (search only)",
-                lambda c, role: P.Zero(role.scale), search_only=True))
-register(OpSpec("identity", OpKind.NORMAL, False, "returns its input",
-                lambda c, role: P.Identity()))
+                search_only=True))
+register(OpSpec("identity", OpKind.NORMAL, False, "returns its input"))
 register(OpSpec("cweight", OpKind.NORMAL, True,
-                "squeeze-and-excitation channel weighting (no conv, no norm)",
-                lambda c, role, reduction: P.SqueezeExcite(c, reduction), (RED,)))
-register(OpSpec("conv", OpKind.NORMAL, True, "k×k conv → GN → ReLU", _conv(), (K,)))
-register(OpSpec("dil_conv", OpKind.NORMAL, True, "k×k dilated conv → GN → ReLU",
-                _conv(dilated=True), (K, DIL)))
+                "squeeze-and-excitation channel weighting (no conv, no norm)", (RED,)))
+register(OpSpec("conv", OpKind.NORMAL, True, "k×k conv → GN → ReLU", (K,)))
+register(OpSpec("dil_conv", OpKind.NORMAL, True, "k×k dilated conv → GN → ReLU", (K, DIL)))
 register(OpSpec("dep_conv", OpKind.NORMAL, True,
-                "depthwise k×k → pointwise 1×1 → GN → ReLU", _conv(depthwise=True), (K,)))
+                "depthwise k×k → pointwise 1×1 → GN → ReLU", (K,)))
 
-register(OpSpec("avg_pool", OpKind.DOWN, False, "2×2 average pool, stride 2",
-                lambda c, role: nn.AvgPool2d(2, 2, count_include_pad=False)))
-register(OpSpec("max_pool", OpKind.DOWN, False, "2×2 max pool, stride 2",
-                lambda c, role: nn.MaxPool2d(2, 2)))
+register(OpSpec("avg_pool", OpKind.DOWN, False, "2×2 average pool, stride 2"))
+register(OpSpec("max_pool", OpKind.DOWN, False, "2×2 max pool, stride 2"))
 register(OpSpec("down_cweight", OpKind.DOWN, True,
-                "SE weighting → stride-2 k×k conv → GN (no ReLU)", _se_conv(False), (RED, K)))
-register(OpSpec("down_conv", OpKind.DOWN, True, "stride-2 k×k conv → GN → ReLU",
-                _conv(stride=2), (K,)))
+                "SE weighting → stride-2 k×k conv → GN (no ReLU)", (RED, K)))
+register(OpSpec("down_conv", OpKind.DOWN, True, "stride-2 k×k conv → GN → ReLU", (K,)))
 register(OpSpec("down_dil_conv", OpKind.DOWN, True, "stride-2 dilated k×k conv → GN → ReLU",
-                _conv(stride=2, dilated=True), (K, DIL)))
+                (K, DIL)))
 register(OpSpec("down_dep_conv", OpKind.DOWN, True,
-                "stride-2 depthwise k×k → pointwise 1×1 → GN → ReLU",
-                _conv(stride=2, depthwise=True), (K,)))
+                "stride-2 depthwise k×k → pointwise 1×1 → GN → ReLU", (K,)))
 
 register(OpSpec("up_cweight", OpKind.UP, True,
-                "SE weighting → stride-2 transposed k×k conv → GN (no ReLU)", _se_conv(True),
+                "SE weighting → stride-2 transposed k×k conv → GN (no ReLU)",
                 (RED, K)))
-register(OpSpec("up_conv", OpKind.UP, True, "stride-2 transposed k×k conv → GN → ReLU",
-                _conv(transposed=True), (K,)))
+register(OpSpec("up_conv", OpKind.UP, True, "stride-2 transposed k×k conv → GN → ReLU", (K,)))
 register(OpSpec("up_dil_conv", OpKind.UP, True,
-                "stride-2 transposed dilated k×k conv → GN → ReLU",
-                _conv(transposed=True, dilated=True), (K, DIL)))
+                "stride-2 transposed dilated k×k conv → GN → ReLU", (K, DIL)))
 register(OpSpec("up_dep_conv", OpKind.UP, True,
-                "stride-2 depthwise transposed k×k → pointwise 1×1 → GN → ReLU",
-                _conv(transposed=True, depthwise=True), (K,)))
+                "stride-2 depthwise transposed k×k → pointwise 1×1 → GN → ReLU", (K,)))
 
 
 # ---- lookups -----------------------------------------------------------------------------
@@ -190,12 +155,3 @@ def check_args(spec: OpSpec, args: Mapping[str, object]) -> list[tuple[str, str,
         if msg:
             problems.append((key, msg, None))
     return problems
-
-
-@lru_cache(maxsize=None)
-def param_count(name: str, channels: int, args: tuple[tuple[str, ArgValue], ...] = ()) -> int:
-    """Weights of one op at ``channels`` (built once and cached; used for cost-aware search)."""
-    spec = get_op(name)
-    role = OpKind.NORMAL if spec.kind is OpKind.ANY else spec.kind
-    module = spec.build(channels, role, dict(args))
-    return sum(p.numel() for p in module.parameters())

@@ -1,7 +1,7 @@
 """Expected cost (parameters or FLOPs) of the derived network, differentiable in the alphas.
 
-Op costs come from the op registry: parameters by :func:`genodsl.ops.registry.param_count`,
-FLOPs by :func:`genodsl.flops.count_flops` on one op at the size its edge sees.  An edge
+Op costs come from the op registry: parameters by :func:`genodsl.ops.builders.param_count`,
+FLOPs by :func:`genodsl.compile.flops.count_flops` on one op at the size its edge sees.  An edge
 position's cost vector is summed over every cell that uses it (all down cells read the same
 alphas), so the channels and resolution of each cell count.
 
@@ -25,13 +25,14 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from ..compile.backbone import NasUnet
+from ..compile.network import NasUnet
 from ..compile.supernet import Supernet
-from ..flops import count_flops
-from ..ir import Backbone, CellType, OpCall, OpEdge
+from ..compile.flops import count_flops
+from ..lang.ir import NetworkSettings, CellType, OpCall, OpEdge
 from ..ops.primitives import Zero
-from ..ops.registry import OpKind, get_op, param_count
-from .alphas import edge_key
+from ..ops.builders import build_op, param_count
+from ..ops.registry import OpKind
+from ..compile.alphas import edge_key
 from .config import CostConfig, CostMetric
 from .derive import top_edges
 
@@ -39,7 +40,7 @@ from .derive import top_edges
 @lru_cache(maxsize=None)
 def op_flops(op: OpCall, role: OpKind, channels: int, size: tuple[int, int]) -> int:
     """Forward FLOPs of one op on a ``[1, channels, *size]`` input."""
-    module = get_op(op.name).build(channels, role, op.arg_dict)
+    module = build_op(op.name, channels, role, op.arg_dict)
     if not any(True for _ in module.parameters()):
         return 0  # pools, identity, none: no conv or matmul
     return count_flops(module, (1, channels, *size)).total
@@ -52,17 +53,17 @@ def op_cost(op: OpCall, role: OpKind, channels: int, size: tuple[int, int],
     return float(op_flops(op, role, channels, size))
 
 
-def cell_plan(bb: Backbone, image: tuple[int, int]) -> list[tuple[CellType, int, int]]:
+def cell_plan(settings: NetworkSettings, image: tuple[int, int]) -> list[tuple[CellType, int, int]]:
     """(cell type, channels, H of s1 after preprocessing) for every cell of the backbone."""
     h = image[0]
     plan: list[tuple[CellType, int, int]] = []
-    c = bb.C
-    for i in range(bb.depth):
-        c = c * 2 if bb.double_down_channel else c
+    c = settings.C
+    for i in range(settings.depth):
+        c = c * 2 if settings.double_down_channel else c
         plan.append((CellType.DOWN, c, h // 2 ** (i + 1)))
-    for j in range(bb.depth + 1):
-        c = c // 2 if bb.double_down_channel else c
-        plan.append((CellType.UP, c, h // 2 ** (bb.depth - j + 1)))
+    for j in range(settings.depth + 1):
+        c = c // 2 if settings.double_down_channel else c
+        plan.append((CellType.UP, c, h // 2 ** (settings.depth - j + 1)))
     return plan
 
 
@@ -74,21 +75,21 @@ def _edge_input_size(ctype: CellType, role: OpKind, s1: tuple[int, int]) -> tupl
     return s1
 
 
-def fixed_cost(bb: Backbone, net: Supernet, metric: CostMetric, image: tuple[int, int]) -> float:
+def fixed_cost(settings: NetworkSettings, net: Supernet, metric: CostMetric, image: tuple[int, int]) -> float:
     """Stems (discrete width), preprocessing and head: everything but the edges."""
     def zero_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
         return Zero(edge.role.scale)
     cells = net.space.cells
-    bare = NasUnet(bb, cells[CellType.DOWN], cells[CellType.UP], zero_edge)
+    bare = NasUnet(settings, cells[CellType.DOWN], cells[CellType.UP], zero_edge)
     if metric is CostMetric.PARAMS:
         return float(sum(p.numel() for p in bare.parameters()))
-    return float(count_flops(bare, (1, bb.in_channels, *image)).total)
+    return float(count_flops(bare, (1, settings.in_channels, *image)).total)
 
 
 class CostModel(nn.Module):
     """``forward(alphas) → expected cost`` of the network the alphas derive."""
 
-    def __init__(self, net: Supernet, derived: Backbone, metric: CostMetric,
+    def __init__(self, net: Supernet, derived: NetworkSettings, metric: CostMetric,
                  image: tuple[int, int]):
         super().__init__()
         self.metric = metric
@@ -96,7 +97,7 @@ class CostModel(nn.Module):
         ratio = image[1] / image[0]
         costs: dict[tuple[str, int], torch.Tensor] = {}
         self.nodes: list[tuple[int, list[tuple[str, int]]]] = []
-        for ctype, channels, h in cell_plan(net.backbone_settings, image):
+        for ctype, channels, h in cell_plan(net.settings, image):
             cell = net.space.cells[ctype]
             for src, dst, edge in cell.op_edges():
                 table, row = net.alphas.where(ctype, edge_key(src, dst))

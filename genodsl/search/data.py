@@ -18,19 +18,19 @@ from ..data.build import build_datasets
 from ..data.config import DataConfig, Layout, SplitConfig
 from ..distributed import ShardedBatchSampler
 from ..errors import ConfigError
-from ..ir import Backbone
+from ..lang.ir import NetworkSettings
 from ..train.loop import seed_worker, unpack_batch
 from .strategy import Batch
 
 
-def resolve_data_config(cfg: DataConfig, bb: Backbone, seed: int) -> DataConfig:
+def resolve_data_config(cfg: DataConfig, settings: NetworkSettings, seed: int) -> DataConfig:
     given = cfg.model_fields_set
     update: dict[str, object] = {}
     if "split" not in given:
         update["split"] = SplitConfig(val_fraction=0.5)
     if "seed" not in given:
         update["seed"] = seed
-    for key, value in (("in_channels", bb.in_channels), ("num_classes", bb.classes)):
+    for key, value in (("in_channels", settings.in_channels), ("num_classes", settings.classes)):
         if key not in given:
             update[key] = value
         elif getattr(cfg, key) != value:

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 
 from .. import __version__
-from ..ir import Backbone, Genotype, Network, Program
-from ..printer import format_module, program_to_module
+from ..lang.ir import NetworkSettings, Genotype, Network, Program
+from ..lang.printer import format_module, program_to_module
 
 
 @dataclass(frozen=True)
@@ -51,19 +51,19 @@ def genotype_name(space: str, strategy: str, seed: int) -> str:
     return identifier(f"{space}_{strategy}_s{seed}")
 
 
-def derived_backbone(bb: Backbone, genotype: str) -> Backbone:
+def derived_settings(settings: NetworkSettings, genotype: str) -> NetworkSettings:
     """The search network's settings bound to ``genotype``, with discrete (default) stems."""
-    values = {"cells": genotype, "in_channels": bb.in_channels, "classes": bb.classes,
-              "C": bb.C, "depth": bb.depth}
-    if bb.double_down_channel:
+    values = {"cells": genotype, "in_channels": settings.in_channels, "classes": settings.classes,
+              "C": settings.C, "depth": settings.depth}
+    if settings.double_down_channel:
         values["double_down_channel"] = True
-    return Backbone(**values)
+    return NetworkSettings(**values)
 
 
-def genotype_text(genotype: Genotype, search_network: str, bb: Backbone,
+def genotype_text(genotype: Genotype, search_network: str, settings: NetworkSettings,
                   provenance: Provenance) -> str:
     """The whole ``genotype.geno`` text."""
-    net = Network(identifier(f"{search_network}_derived"), derived_backbone(bb, genotype.name))
+    net = Network(identifier(f"{search_network}_derived"), derived_settings(settings, genotype.name))
     program = Program(genotypes={genotype.name: genotype}, networks={net.name: net})
     return format_module(program_to_module(program, header=provenance.lines() + ("",)))
 

@@ -8,9 +8,9 @@ from typing import Sequence
 
 import torch
 
-from ..ir import CellType, Genotype, SearchSpace
+from ..lang.ir import CellType, Genotype, SearchSpace
 from ..utils import atomic_path
-from .alphas import AlphaSet, edge_key
+from ..compile.alphas import AlphaSet, edge_key
 
 
 def plot_alpha_history(history: Sequence[dict[str, torch.Tensor]], alphas: AlphaSet,

@@ -26,8 +26,8 @@ import torch
 
 from ..compile.supernet import EdgeWeights
 from ..distributed import weighted_mean_
-from ..ir import CellType
-from .mixed import PathSample
+from ..lang.ir import CellType
+from ..compile.mixed import PathSample
 from .strategy import BaseStrategy, Batch, StepResult
 
 Samples = dict[tuple[str, int], PathSample]

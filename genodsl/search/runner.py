@@ -39,7 +39,7 @@ from .config import SearchConfig
 from .darts import Darts, Darts2
 from .data import Batches, build_halves, make_loader
 from .derive import derive
-from .emit import derived_backbone, genotype_name, genotype_text
+from .emit import derived_settings, genotype_name, genotype_text
 from .proxyless import Proxyless
 from .setup import Prepared, prepare, summarize
 from .state import Progress, SearchPaths, load_state, save_state
@@ -219,7 +219,7 @@ def _finish_epoch(prep: Prepared, net: Any, progress: Progress, epoch: int, m: _
                   ) -> dict[str, Any]:
     """Derive, record and (with a ``console``: rank 0) write and announce the genotype."""
     genotype = derive(prep.space, net.alphas, name)
-    text = genotype_text(genotype, prep.network, prep.backbone, prep.provenance(epoch))
+    text = genotype_text(genotype, prep.network, prep.settings, prep.provenance(epoch))
     signature = text.split("\n\n", 1)[1]
     changed = signature != progress.signature
     if changed and progress.signature and console is not None:
@@ -230,7 +230,7 @@ def _finish_epoch(prep: Prepared, net: Any, progress: Progress, epoch: int, m: _
     if console is not None:
         write_text_atomic(paths.history(epoch), text)
         write_text_atomic(paths.genotype, text)
-    derived = build_discrete(derived_backbone(prep.backbone, name), genotype)
+    derived = build_discrete(derived_settings(prep.settings, name), genotype)
     return {"epoch": epoch, "weight_loss": m.mean("weight_loss"),
             "alpha_loss": m.mean("alpha_loss"), "train_miou": _Meters.miou(m.train),
             "val_miou": _Meters.miou(m.val), "penalty": m.mean("penalty"),

@@ -15,16 +15,16 @@ from ..compile import get_network
 from ..compile.supernet import Supernet, build_supernet
 from ..data.config import DataConfig
 from ..errors import ConfigError, GenoError, GenoValidationError
-from ..ir import Backbone, CellType, Genotype, Program, SearchSpace
-from ..loader import load
-from ..printer import format_module, program_to_module
+from ..lang.ir import NetworkSettings, CellType, Genotype, Program, SearchSpace
+from ..lang.loader import load
+from ..lang.printer import format_module, program_to_module
 from ..utils import write_text_atomic
-from ..validate import check_input
+from ..lang.validate import check_input
 from .config import SearchConfig, config_hash
 from .costs import CostModel
 from .data import describe, resolve_data_config
 from .derive import derive
-from .emit import Provenance, derived_backbone, derived_network_name, genotype_name
+from .emit import Provenance, derived_settings, derived_network_name, genotype_name
 from .plots import plot_alpha_history, render_cells
 from .state import Progress, SearchPaths
 
@@ -34,7 +34,7 @@ class Prepared:
     program: Program
     space: SearchSpace
     network: str
-    backbone: Backbone
+    settings: NetworkSettings
     supernet: Supernet
     search: SearchConfig
     data: DataConfig
@@ -55,8 +55,8 @@ class Prepared:
         if self.search.cost.weight <= 0:
             return None
         size = self.data.size or (256, 256)
-        bb = derived_backbone(self.backbone, "derived")
-        return CostModel(self.supernet, bb, self.search.cost.metric, tuple(size))
+        settings = derived_settings(self.settings, "derived")
+        return CostModel(self.supernet, settings, self.search.cost.metric, tuple(size))
 
     @staticmethod
     def one_line(genotype: Genotype) -> str:
@@ -84,16 +84,16 @@ def prepare(space_file: Path, network: str | None, cfg: SearchConfig, data: Data
         raise GenoError(f"no such file: {space_file}", code="E031")
     program = load(space_file)
     net = get_network(program, network)
-    assert net.backbone is not None  # a loaded program is validated
-    space = program.cells_of(net.backbone.cells)
+    assert net.settings is not None  # a loaded program is validated
+    space = program.cells_of(net.settings.cells)
     if not isinstance(space, SearchSpace):
-        raise GenoError(f"network '{net.name}' binds genotype '{net.backbone.cells}', not a "
+        raise GenoError(f"network '{net.name}' binds genotype '{net.settings.cells}', not a "
                         "search space; nothing to search", code="E016",
                         hint="pick a network whose cells are a search space "
                              f"(spaces here: {', '.join(program.spaces) or 'none'})")
-    supernet = build_supernet(net.backbone, space, share_normal_alphas=cfg.share_normal_alphas,
+    supernet = build_supernet(net.settings, space, share_normal_alphas=cfg.share_normal_alphas,
                               alpha_init_std=cfg.alphas.init_std)
-    data_cfg = resolve_data_config(data, net.backbone, cfg.seed)
+    data_cfg = resolve_data_config(data, net.settings, cfg.seed)
     text = _space_text(program, space, net.name)
     digest = config_hash(cfg, {"data": data_cfg.model_dump(mode="json"),
                                "space": hashlib.sha256(text.encode()).hexdigest()})
@@ -104,7 +104,7 @@ def prepare(space_file: Path, network: str | None, cfg: SearchConfig, data: Data
             raise ConfigError(f"{paths.root} already holds a search",
                               hint="continue it with --resume, or choose another --out")
         write_text_atomic(paths.config, yaml.safe_dump(config, sort_keys=False))
-    return Prepared(program, space, net.name, net.backbone, supernet, cfg, data_cfg,
+    return Prepared(program, space, net.name, net.settings, supernet, cfg, data_cfg,
                     Path(space_file).name, digest)
 
 
@@ -124,7 +124,7 @@ def summarize(prep: Prepared, net: Supernet, progress: Progress, paths: SearchPa
             console.print(f"[yellow]warning:[/] {warning}")
         outputs.append(paths.cells.name + "/")
     from ..compile.discrete import build_discrete
-    derived = build_discrete(derived_backbone(prep.backbone, name), genotype)
+    derived = build_discrete(derived_settings(prep.settings, name), genotype)
     return {"status": status, "strategy": cfg.strategy.value, "epochs": progress.epoch,
             "max_epochs": cfg.epochs, "seed": cfg.seed, "wall_time_s": round(wall_s, 2),
             "genotype": name, "network": derived_network_name(prep.network),

@@ -9,7 +9,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import torch
 
-from ..flops import count_flops as count_flops_of, count_params
+from ..compile.flops import count_flops as count_flops_of, count_params
 from torch import nn
 
 from ..errors import DataError
@@ -39,7 +39,7 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def count_flops(model: nn.Module, image: torch.Tensor) -> int:
-    """Forward FLOPs for one image ``[C, H, W]`` (see :mod:`genodsl.flops`)."""
+    """Forward FLOPs for one image ``[C, H, W]`` (see :mod:`genodsl.compile.flops`)."""
     return count_flops_of(model, (1, *image.shape)).total
 
 

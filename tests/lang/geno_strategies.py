@@ -1,6 +1,6 @@
 """Hypothesis strategies for .geno programs: valid ASTs (with comments) and corrupted texts.
 
-``programs()`` draws a whole valid :class:`genodsl.ast.Module`: op sets, genotypes (random
+``programs()`` draws a whole valid :class:`genodsl.lang.ast.Module`: op sets, genotypes (random
 M in 1..4, each node taking ``keep`` distinct earlier states through ops of the kind its
 place needs, random op arguments), search spaces and networks, with comments placed the
 way the parser attaches them, so ``parse(format_module(m)) == m`` must hold exactly.
@@ -13,10 +13,10 @@ import re
 
 from hypothesis import strategies as st
 
-from genodsl import ast
-from genodsl.ir import CellType, edge_role
+from genodsl.lang import ast
+from genodsl.lang.ir import CellType, edge_role
 from genodsl.ops.registry import ALIASES, REGISTRY, OpKind
-from genodsl.parse import grammar_text
+from genodsl.lang.parse import grammar_text
 
 KEYWORDS = frozenset(re.findall(r'"([a-z]+)"', grammar_text())) | {"nodes"}
 ROLES = (OpKind.DOWN, OpKind.UP, OpKind.NORMAL)

@@ -2,7 +2,7 @@
 
 For every ``tests/lang/golden/bad/NAME.geno`` (files starting with ``_`` are helpers, e.g.
 the other half of an import cycle) this writes ``NAME.expected``: the full ``str(GenoError)``
-that ``genodsl.loader.load("NAME.geno")`` raises, loaded from inside the golden folder so the
+that ``genodsl.lang.loader.load("NAME.geno")`` raises, loaded from inside the golden folder so the
 paths in the messages are relative.  A file that loads cleanly must have warnings; then the
 expected text is those warnings, rendered.
 
@@ -38,7 +38,7 @@ def _inside(folder: Path):
 def render(name: str) -> str:
     """The message ``load`` gives for case ``name`` (its warnings when it loads)."""
     from genodsl.errors import GenoError, render_all
-    from genodsl.loader import load
+    from genodsl.lang.loader import load
 
     with _inside(GOLDEN):
         try:

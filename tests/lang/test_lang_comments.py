@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from genodsl import ast
-from genodsl.loader import load
-from genodsl.parse import parse
-from genodsl.printer import format_module
+from genodsl.lang import ast
+from genodsl.lang.loader import load
+from genodsl.lang.parse import parse
+from genodsl.lang.printer import format_module
 
 FMT = Path(__file__).resolve().parent / "golden" / "fmt"
 SOURCE = (FMT / "commented.geno").read_text(encoding="utf-8")

@@ -12,10 +12,10 @@ import re
 import pytest
 
 from genodsl.errors import GenoError, GenoImportError, GenoSyntaxError, GenoValidationError
-from genodsl.loader import load, loads
-from genodsl.validate import check_input
+from genodsl.lang.loader import load, loads
+from genodsl.lang.validate import check_input
 from genodsl.errors import render_all
-from genodsl.ir import CellType
+from genodsl.lang.ir import CellType
 
 from regen_golden import GOLDEN, cases, render
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from genodsl.errors import GenoError
-from genodsl.ops.registry import ALIASES, REGISTRY, OpKind, check_args, get_op, param_count
+from genodsl.ops.builders import build_op, param_count
+from genodsl.ops.registry import ALIASES, REGISTRY, OpKind, check_args, get_op
 
 H = 8
 SCALE = {OpKind.NORMAL: 1.0, OpKind.DOWN: 0.5, OpKind.UP: 2.0}
@@ -61,7 +62,7 @@ def test_op_shape_and_gradient(variant, channels):
     spec = REGISTRY[name]
     assert check_args(spec, dict(args)) == []
     torch.manual_seed(0)
-    module = spec.build(channels, role, dict(args))
+    module = build_op(spec.name, channels, role, dict(args))
     has_params = any(True for _ in module.parameters())
     assert has_params == spec.has_weights
     x = torch.randn(2, channels, H, H + 4, requires_grad=True)  # non-square on purpose
@@ -81,7 +82,7 @@ def test_op_shape_and_gradient(variant, channels):
 @pytest.mark.parametrize("name", [n for n, s in REGISTRY.items() if "cweight" in n])
 @pytest.mark.parametrize("channels", [1, 4, 8, 15, 16, 32])
 def test_cweight_bottleneck_is_never_zero(name, channels):
-    module = get_op(name).build(channels, REGISTRY[name].kind)
+    module = build_op(name, channels, REGISTRY[name].kind)
     linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
     assert len(linears) == 2
     assert linears[0].out_features == max(1, channels // 16) >= 1
@@ -89,7 +90,7 @@ def test_cweight_bottleneck_is_never_zero(name, channels):
 
 
 def test_kernel_and_dilation_arguments_reach_the_conv():
-    conv = next(m for m in get_op("dil_conv").build(8, OpKind.NORMAL, {"k": 5, "dilation": 3})
+    conv = next(m for m in build_op("dil_conv", 8, OpKind.NORMAL, {"k": 5, "dilation": 3})
                 .modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.kernel_size == (5, 5) and conv.dilation == (3, 3) and conv.bias is None
 
@@ -98,7 +99,7 @@ def test_kernel_and_dilation_arguments_reach_the_conv():
 def test_param_count_matches_the_built_module(name):
     spec = REGISTRY[name]
     role = OpKind.NORMAL if spec.kind is OpKind.ANY else spec.kind
-    module = spec.build(16, role)
+    module = build_op(name, 16, role)
     assert param_count(name, 16) == sum(p.numel() for p in module.parameters())
 
 

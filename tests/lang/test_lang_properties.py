@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
-from genodsl import ast
+from genodsl.lang import ast
 from genodsl.compile import build
 from genodsl.errors import GenoError
-from genodsl.ir import Backbone, Network
-from genodsl.loader import builtin_dir, loads
-from genodsl.parse import grammar_text, parse
-from genodsl.printer import format_module, program_to_module
+from genodsl.lang.ir import NetworkSettings, Network
+from genodsl.lang.loader import builtin_dir, loads
+from genodsl.lang.parse import grammar_text, parse
+from genodsl.lang.printer import format_module, program_to_module
 
 from geno_strategies import corrupt, genotype, names, programs
 
@@ -56,9 +56,9 @@ def test_random_genotypes_compile_and_keep_the_image_size(data):
     decl = data.draw(genotype(data.draw(names)))
     program = loads(format_module(ast.Module((decl,))))
     (name,) = program.genotypes
-    bb = Backbone(cells=name, C=2, depth=data.draw(st.integers(1, 2)), in_channels=1,
+    settings = NetworkSettings(cells=name, C=2, depth=data.draw(st.integers(1, 2)), in_channels=1,
                   classes=2)
-    program = dataclasses.replace(program, networks={"t": Network("t", bb)})
+    program = dataclasses.replace(program, networks={"t": Network("t", settings)})
     model = build(program, "t")
     x = torch.randn(1, 1, 16, 16)
     assert model(x).shape == (1, 2, 16, 16)

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from genodsl.compile import build
-from genodsl.ir import Backbone, Network
-from genodsl.loader import load, loads
-from genodsl.parse import parse, parse_file
-from genodsl.printer import format_module, program_to_module
+from genodsl.lang.ir import NetworkSettings, Network
+from genodsl.lang.loader import load, loads
+from genodsl.lang.parse import parse, parse_file
+from genodsl.lang.printer import format_module, program_to_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(ROOT.glob("genotypes/*.geno")) + sorted(ROOT.glob("examples/*.geno"))
@@ -61,7 +61,7 @@ def _networks() -> list[tuple[Path, str]]:
     for path in SHIPPED:
         program = load(path)
         out += [(path, name) for name, net in program.networks.items()
-                if net.backbone.cells in program.genotypes]
+                if net.settings.cells in program.genotypes]
     return out
 
 
@@ -71,20 +71,20 @@ NETWORKS = _networks()
 def _tiny_copy(program, name: str, **update):
     """``program`` with network ``name`` shrunk; every other setting kept."""
     net = program.networks[name]
-    small = Network(net.name, net.backbone.model_copy(update={**TINY, **update}), net.entries,
+    small = Network(net.name, net.settings.model_copy(update={**TINY, **update}), net.entries,
                     net.span)
-    return dataclasses.replace(program, networks={name: small}), small.backbone
+    return dataclasses.replace(program, networks={name: small}), small.settings
 
 
 def test_some_networks_bind_genotypes():
     assert len(NETWORKS) >= 4
 
 
-def _run(model: torch.nn.Module, bb: Backbone, batch: int = 2) -> None:
+def _run(model: torch.nn.Module, settings: NetworkSettings, batch: int = 2) -> None:
     torch.manual_seed(0)
-    x = torch.randn(batch, bb.in_channels, SIZE, SIZE, requires_grad=True)
+    x = torch.randn(batch, settings.in_channels, SIZE, SIZE, requires_grad=True)
     y = model(x)
-    assert y.shape == (batch, bb.classes, SIZE, SIZE)
+    assert y.shape == (batch, settings.classes, SIZE, SIZE)
     assert torch.isfinite(y).all()
     y.square().mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
@@ -94,10 +94,10 @@ def _run(model: torch.nn.Module, bb: Backbone, batch: int = 2) -> None:
 
 @pytest.mark.parametrize("path,name", NETWORKS, ids=[f"{p.name}:{n}" for p, n in NETWORKS])
 def test_network_compiles_and_runs(path, name):
-    program, bb = _tiny_copy(load(path), name)
+    program, settings = _tiny_copy(load(path), name)
     model = build(program, name)
-    assert bb.classes == load(path).networks[name].backbone.classes  # only the width changed
-    _run(model, bb)
+    assert settings.classes == load(path).networks[name].settings.classes  # only the width changed
+    _run(model, settings)
 
 
 def _genotypes() -> list[tuple[Path, str]]:
@@ -110,9 +110,9 @@ GENOTYPES = _genotypes()
 @pytest.mark.parametrize("path,name", GENOTYPES, ids=[f"{p.name}:{g}" for p, g in GENOTYPES])
 def test_every_genotype_compiles_and_runs(path, name):
     program = load(path)
-    bb = Backbone(cells=name, in_channels=2, classes=3, **TINY)
-    program = dataclasses.replace(program, networks={"t": Network("t", bb)})
-    _run(build(program, "t"), bb, batch=1)
+    settings = NetworkSettings(cells=name, in_channels=2, classes=3, **TINY)
+    program = dataclasses.replace(program, networks={"t": Network("t", settings)})
+    _run(build(program, "t"), settings, batch=1)
 
 
 # ---- parameter parity with the reference (reference.md) ---------------------------------
@@ -133,8 +133,8 @@ PARITY = [
                          ids=[f"{g}-C{c}-d{d}" for g, c, d, _ in PARITY])
 def test_parameter_parity_with_the_reference(genotype, C, depth, reference):
     program = load(ROOT / "genotypes" / "nasunet.geno")
-    bb = Backbone(cells=genotype, C=C, depth=depth, in_channels=1, classes=2)
-    program = dataclasses.replace(program, networks={"n": Network("n", bb)})
+    settings = NetworkSettings(cells=genotype, C=C, depth=depth, in_channels=1, classes=2)
+    program = dataclasses.replace(program, networks={"n": Network("n", settings)})
     with torch.device("meta"):  # count without allocating or running anything
         model = build(program, "n")
     assert sum(p.numel() for p in model.parameters()) == reference - 4

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from genodsl import ast
+from genodsl.lang import ast
 from genodsl.errors import GenoSyntaxError
-from genodsl.parse import SYNTAX_CATALOGUE, parse
+from genodsl.lang.parse import SYNTAX_CATALOGUE, parse
 
 EXAMPLES = [(label, ex) for label, exs in SYNTAX_CATALOGUE.items() for ex in exs]
 

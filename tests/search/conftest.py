@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from genodsl.ir import Program
-from genodsl.loader import load
+from genodsl.lang.ir import Program
+from genodsl.lang.loader import load
 from search_helpers import TINY_GENO
 
 

@@ -8,7 +8,7 @@ import torch
 
 from genodsl.compile.supernet import Supernet, build_supernet
 from genodsl.data.config import DataConfig, parse_data_config
-from genodsl.ir import Program
+from genodsl.lang.ir import Program
 from genodsl.search.config import SearchConfig
 from genodsl.search.runner import SearchJob
 
@@ -27,8 +27,8 @@ network tiny {
 
 def make_supernet(program: Program, share: bool = True, seed: int = 0) -> Supernet:
     torch.manual_seed(seed)
-    bb = program.networks["tiny"].backbone
-    return build_supernet(bb, program.spaces["NASUNET_SPACE"], share_normal_alphas=share)
+    settings = program.networks["tiny"].settings
+    return build_supernet(settings, program.spaces["NASUNET_SPACE"], share_normal_alphas=share)
 
 
 def tiny_data(n_images: int = 8, size: int = 16) -> DataConfig:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from genodsl.cli import main
-from genodsl.loader import load
+from genodsl.lang.loader import load
 
 TINY = ["--network", "tiny", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2",
         "--size", "16", "--no-progress", "--set", "search.warmup_epochs=0",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genodsl.ir import CellType
-from genodsl.search.alphas import edge_key
+from genodsl.lang.ir import CellType
+from genodsl.compile.alphas import edge_key
 from genodsl.search.derive import best_op, derive, top_edges
 from search_helpers import make_supernet
 

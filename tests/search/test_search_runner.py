@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genodsl.compile import build
-from genodsl.loader import load
+from genodsl.lang.loader import load
 from genodsl.search.runner import STRATEGIES, run_search
 from genodsl.search.state import SearchPaths
 from search_helpers import tiny_job

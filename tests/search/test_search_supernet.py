@@ -7,13 +7,13 @@ import torch
 
 from genodsl.compile import build
 from genodsl.compile.discrete import build_discrete
-from genodsl.flops import count_flops
-from genodsl.ir import CellType
+from genodsl.compile.flops import count_flops
+from genodsl.lang.ir import CellType
 from genodsl.search.config import CostMetric
 from genodsl.search.costs import CostModel
 from genodsl.search.derive import derive
-from genodsl.search.emit import derived_backbone
-from genodsl.search.mixed import PathSample
+from genodsl.search.emit import derived_settings
+from genodsl.compile.mixed import PathSample
 from search_helpers import make_supernet
 
 
@@ -81,9 +81,9 @@ def test_expected_cost_equals_derived_network_for_peaked_alphas(program, metric)
             t.zero_()
             t[torch.arange(t.shape[0]), pick] = 40 + 5 * torch.rand(t.shape[0])
     geno = derive(program.spaces["NASUNET_SPACE"], net.alphas, "G")
-    bb = derived_backbone(program.networks["tiny"].backbone, "G")
-    derived = build_discrete(bb, geno)
-    model = CostModel(net, bb, metric, (16, 16))
+    settings = derived_settings(program.networks["tiny"].settings, "G")
+    derived = build_discrete(settings, geno)
+    model = CostModel(net, settings, metric, (16, 16))
     expected = float(model(net.alphas.probs()).detach())
     if metric is CostMetric.PARAMS:
         actual = sum(p.numel() for p in derived.parameters())
@@ -94,8 +94,8 @@ def test_expected_cost_equals_derived_network_for_peaked_alphas(program, metric)
 
 def test_cost_gradient_prefers_cheaper_ops(program) -> None:
     net = make_supernet(program)
-    bb = derived_backbone(program.networks["tiny"].backbone, "G")
-    model = CostModel(net, bb, CostMetric.PARAMS, (16, 16))
+    settings = derived_settings(program.networks["tiny"].settings, "G")
+    model = CostModel(net, settings, CostMetric.PARAMS, (16, 16))
     model(net.alphas.probs()).backward()
     spec = net.alphas.specs["down"]
     grad = net.alphas.tables["down"].grad

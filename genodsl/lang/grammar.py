@@ -14,7 +14,7 @@ from typing import Callable
 import lark
 from lark import Token
 
-from .errors import Span
+from ..errors import Span
 
 GRAMMAR_NAME = "geno.lark"
 
@@ -24,7 +24,7 @@ def grammar_text() -> str:
     packaged = resources.files("genodsl").joinpath("_grammars").joinpath(GRAMMAR_NAME)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammars" / GRAMMAR_NAME).read_text("utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammars" / GRAMMAR_NAME).read_text("utf-8")
 
 
 @lru_cache(maxsize=1)

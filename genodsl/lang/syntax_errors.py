@@ -13,7 +13,7 @@ from typing import Iterable
 
 import lark
 
-from .errors import Diagnostic, GenoSyntaxError
+from ..errors import Diagnostic, GenoSyntaxError
 from .grammar import grammar_text, make_span, parser, parse_tree
 
 # ---- the error catalogue: label -> tiny broken examples -----------------------------

@@ -13,43 +13,43 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from ..ir import Backbone, Cell
+from ..lang.ir import NetworkSettings, Cell
 from ..ops.primitives import group_norm
 from .cell import CellModule, EdgeFactory
 
 
-def stem_multiplier(bb: Backbone, default: int) -> int:
-    return bb.stem_multiplier if bb.stem_multiplier is not None else default
+def stem_multiplier(settings: NetworkSettings, default: int) -> int:
+    return settings.stem_multiplier if settings.stem_multiplier is not None else default
 
 
 class NasUnet(nn.Module):
-    def __init__(self, bb: Backbone, down: Cell, up: Cell, make_edge: EdgeFactory,
+    def __init__(self, settings: NetworkSettings, down: Cell, up: Cell, make_edge: EdgeFactory,
                  default_stem_multiplier: int = 4):
         super().__init__()
-        self.depth = bb.depth
-        c_stem = stem_multiplier(bb, default_stem_multiplier) * bb.C
-        self.stem0 = nn.Sequential(nn.Conv2d(bb.in_channels, c_stem, 1, bias=False),
+        self.depth = settings.depth
+        c_stem = stem_multiplier(settings, default_stem_multiplier) * settings.C
+        self.stem0 = nn.Sequential(nn.Conv2d(settings.in_channels, c_stem, 1, bias=False),
                                    group_norm(c_stem))
-        self.stem1 = nn.Sequential(nn.Conv2d(bb.in_channels, c_stem, 3, stride=2, padding=1,
+        self.stem1 = nn.Sequential(nn.Conv2d(settings.in_channels, c_stem, 3, stride=2, padding=1,
                                              bias=False), group_norm(c_stem))
         encoder_channels = [c_stem, c_stem]
-        c_pp, c_p, c = c_stem, c_stem, bb.C
+        c_pp, c_p, c = c_stem, c_stem, settings.C
         self.down_cells = nn.ModuleList()
-        for _ in range(bb.depth):
-            if bb.double_down_channel:
+        for _ in range(settings.depth):
+            if settings.double_down_channel:
                 c *= 2
             cell = CellModule(down, c_pp, c_p, c, make_edge)
             self.down_cells.append(cell)
             c_pp, c_p = c_p, cell.out_channels
             encoder_channels.append(c_p)
         self.up_cells = nn.ModuleList()
-        for i in range(bb.depth + 1):
-            if bb.double_down_channel:
+        for i in range(settings.depth + 1):
+            if settings.double_down_channel:
                 c //= 2
-            cell = CellModule(up, encoder_channels[bb.depth - i], c_p, c, make_edge)
+            cell = CellModule(up, encoder_channels[settings.depth - i], c_p, c, make_edge)
             self.up_cells.append(cell)
             c_p = cell.out_channels
-        self.head = nn.Conv2d(c_p, bb.classes, 1, bias=False)
+        self.head = nn.Conv2d(c_p, settings.classes, 1, bias=False)
 
     def forward(self, x: torch.Tensor, down_weights: Mapping[str, object] | None = None,
                 up_weights: Mapping[str, object] | None = None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Files and imports → one validated :class:`~genodsl.ir.Program`.
+"""Files and imports → one validated :class:`~genodsl.lang.ir.Program`.
 
 ``import "x.geno"`` is looked up beside the importing file first, then among the
 genotypes shipped with genodsl (so ``import "ops.geno"`` works anywhere).
@@ -10,8 +10,9 @@ from importlib import resources
 from pathlib import Path
 
 from . import ast
-from .errors import Diagnostic, GenoError, GenoImportError, GenoValidationError, did_you_mean
-from .ir import Program, build_program
+from ..errors import Diagnostic, GenoError, GenoImportError, GenoValidationError, did_you_mean
+from .ir import Program
+from .lower import build_program
 from .parse import parse, parse_file
 from .validate import sort_diagnostics, validate
 
@@ -21,7 +22,7 @@ def builtin_dir() -> Path:
     packaged = resources.files("genodsl").joinpath("_genotypes")
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "genotypes"  # pragma: no cover
+    return Path(__file__).resolve().parents[2] / "genotypes"  # pragma: no cover
 
 
 def _resolve(path: str, base: Path, shown: Path) -> tuple[Path, Path] | None:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..ir import OpCall
+from ..lang.ir import OpCall
+from ..ops.builders import build_op
 from ..ops.registry import OpKind, get_op
 
 
@@ -36,7 +37,7 @@ class MixedOp(nn.Module):
     def __init__(self, candidates: tuple[OpCall, ...], role: OpKind, channels: int):
         super().__init__()
         self.labels = tuple(op.label() for op in candidates)
-        self.ops = nn.ModuleList(get_op(op.name).build(channels, role, op.arg_dict)
+        self.ops = nn.ModuleList(build_op(op.name, channels, role, op.arg_dict)
                                  for op in candidates)
         self.is_zero = tuple(get_op(op.name).name == "none" for op in candidates)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..compile.cell import edge_key
-from ..ir import CellType, OpCall, SearchSpace
+from .cell import edge_key
+from ..lang.ir import CellType, OpCall, SearchSpace
 from ..ops.registry import OpKind, get_op
 
 EdgeId = tuple[CellType, str]  # (cell type, edge key "src__dst")

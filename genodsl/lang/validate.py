@@ -14,10 +14,10 @@ from typing import Iterable
 
 import networkx as nx
 
-from .errors import Diagnostic, Span, did_you_mean
+from ..errors import Diagnostic, Span, did_you_mean
 from .ir import (OUTPUT, Cell, CellType, Network, NodeKind, OpCall, OpEdge, Program,
                  SearchSpace)
-from .ops.registry import REGISTRY, ALIASES, OpKind, OpSpec, Param, check_args
+from ..ops.registry import REGISTRY, ALIASES, OpKind, OpSpec, Param, check_args
 
 
 class _Report:
@@ -244,38 +244,38 @@ def _check_space(space: SearchSpace, program: Program, rep: _Report) -> None:
 
 
 def _check_network(net: Network, program: Program, rep: _Report) -> None:
-    bb = net.backbone
-    if bb is None:
+    settings = net.settings
+    if settings is None:
         return
-    if program.cells_of(bb.cells) is None:
-        rep.add("E012", f"unknown genotype or search space '{bb.cells}'", net.entry_span("cells"),
-                did_you_mean(bb.cells, list(program.genotypes) + list(program.spaces)))
-    if bb.double_down_channel and bb.C % 2:
+    if program.cells_of(settings.cells) is None:
+        rep.add("E012", f"unknown genotype or search space '{settings.cells}'", net.entry_span("cells"),
+                did_you_mean(settings.cells, list(program.genotypes) + list(program.spaces)))
+    if settings.double_down_channel and settings.C % 2:
         rep.add("E047", f"double_down_channel halves C down to C/2 in the last up cell, so C "
-                f"must be even (got {bb.C})", net.entry_span("C"))
+                f"must be even (got {settings.C})", net.entry_span("C"))
 
 
 def check_input(net: Network, shape: tuple[int, ...]) -> list[Diagnostic]:
     """Problems with running ``net`` on an input of ``shape`` = (N, C, H, W)."""
     rep = _Report()
-    bb = net.backbone
-    if bb is None:
+    settings = net.settings
+    if settings is None:
         return []
     if len(shape) != 4:
         rep.add("E048", f"the input must be N×C×H×W, got {'×'.join(map(str, shape))}", None)
         return rep.items
     _, c, h, w = shape
-    if c != bb.in_channels:
+    if c != settings.in_channels:
         rep.add("E047", f"channel mismatch: the input has {c} channel{'s' if c != 1 else ''} but "
-                f"network '{net.name}' takes in_channels = {bb.in_channels}",
-                net.entry_span("in_channels"), f"use an input of {bb.in_channels} channel"
-                f"{'s' if bb.in_channels != 1 else ''} or change in_channels")
-    factor = 2 ** (bb.depth + 1)
+                f"network '{net.name}' takes in_channels = {settings.in_channels}",
+                net.entry_span("in_channels"), f"use an input of {settings.in_channels} channel"
+                f"{'s' if settings.in_channels != 1 else ''} or change in_channels")
+    factor = 2 ** (settings.depth + 1)
     for dim, value in (("height", h), ("width", w)):
         if value % factor:
             lo = max(factor, value // factor * factor)
             rep.add("E048", f"spatial mismatch: input {dim} {value} is not divisible by "
-                    f"2^(depth+1) = {factor} (depth {bb.depth})", net.entry_span("depth"),
+                    f"2^(depth+1) = {factor} (depth {settings.depth})", net.entry_span("depth"),
                     f"use {lo} or {lo + factor}, or a smaller depth")
     return rep.items
 

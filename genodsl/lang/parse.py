@@ -1,7 +1,7 @@
 """Lark (LALR) → typed AST with spans; Lark errors become :class:`GenoSyntaxError`.
 
-Stages: :mod:`genodsl.grammar` (the parser), :mod:`genodsl.syntax_errors` (labelled syntax
-errors), the transformer below (tree → AST), :mod:`genodsl.comments` (comments → statements).
+Stages: :mod:`genodsl.lang.grammar` (the parser), :mod:`genodsl.lang.syntax_errors` (labelled syntax
+errors), the transformer below (tree → AST), :mod:`genodsl.lang.comments` (comments → statements).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from lark import Token, Transformer, v_args
 
 from . import ast
 from .comments import Comment, attach
-from .errors import Diagnostic, GenoSyntaxError, Span
+from ..errors import Diagnostic, GenoSyntaxError, Span
 from .grammar import grammar_text, make_span, parse_tree  # noqa: F401 (grammar_text re-exported)
 from .syntax_errors import SYNTAX_CATALOGUE, syntax_error  # noqa: F401 (catalogue re-exported)
 
@@ -180,7 +180,7 @@ class _ToAst(Transformer):
 
 # ---- public API -------------------------------------------------------------------------
 def parse(text: str, file: str = "<string>") -> ast.Module:
-    """Parse one .geno text into a :class:`genodsl.ast.Module` (imports are not followed)."""
+    """Parse one .geno text into a :class:`genodsl.lang.ast.Module` (imports are not followed)."""
     comments: list[Comment] = []
 
     def keep_comment(tok: Token) -> None:

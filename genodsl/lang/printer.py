@@ -172,9 +172,9 @@ def space_to_ast(space: SearchSpace) -> ast.SpaceDecl:
 
 
 def network_to_ast(net: Network) -> ast.NetworkDecl:
-    assert net.backbone is not None, "only valid networks are printed"
+    assert net.settings is not None, "only valid networks are printed"
     entries = []
-    for key, value in net.backbone.model_dump(exclude_unset=True).items():
+    for key, value in net.settings.model_dump(exclude_unset=True).items():
         v: ast.Value = ast.Name(value) if key in ("cells", "backbone") else value
         entries.append(ast.Entry(ast.Name(key), v))
     return ast.NetworkDecl(ast.Name(net.name), tuple(entries))
@@ -186,7 +186,7 @@ def program_to_module(program: Program, header: tuple[str, ...] = ()) -> ast.Mod
     items += [opset_to_ast(o) for o in program.opsets.values()]
     items += [genotype_to_ast(g) for g in program.genotypes.values()]
     items += [space_to_ast(s) for s in program.spaces.values()]
-    items += [network_to_ast(n) for n in program.networks.values() if n.backbone is not None]
+    items += [network_to_ast(n) for n in program.networks.values() if n.settings is not None]
     if header and items:
         first = items[0]
         import dataclasses
