@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .compile import build, get_network
+from .compile import build
 from .errors import CheckpointError
 from .lang.ir import Program
 from .lang.loader import loads
@@ -26,28 +26,12 @@ FORMAT = "genodsl-model/1"
 def program_text(program: Program, network: str | None = None) -> str:
     """Canonical self-contained text: the whole program, or only what ``network`` needs."""
     if network is not None:
-        program = network_program(program, network)
+        program = program.subprogram(network)
     return format_module(program_to_module(program))
 
 
-def network_program(program: Program, network: str) -> Program:
-    """The part of ``program`` that ``network`` uses: itself, its cells and their op sets."""
-    net = get_network(program, network)
-    assert net.settings is not None  # a loaded program is validated
-    name = net.settings.cells
-    part = Program(networks={net.name: net})
-    if name in program.genotypes:
-        part.genotypes[name] = program.genotypes[name]
-    else:
-        space = program.spaces[name]
-        part.spaces[name] = space
-        used = {e.opset for c in space.cells.values() for _, _, e in c.op_edges() if e.opset}
-        part.opsets = {k: v for k, v in program.opsets.items() if k in used}
-    return part
-
-
 def save_model(model: nn.Module, program: Program, network: str, path: str | Path) -> Path:
-    net = get_network(program, network)
+    net = program.network(network)
     blob = {"format": FORMAT, "genodsl_version": __version__, "network": net.name,
             "geno": program_text(program, net.name),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from genodsl.cli import main
-from genodsl.compile.cell import edge_key
+from genodsl.lang.ir import edge_key
 from genodsl.errors import GenoError
 from genodsl.lang.ir import CellType
 from genodsl.lang.loader import builtin_dir, load, loads

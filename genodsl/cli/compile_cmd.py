@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..compile import build, get_network
+from ..compile import build
 from ..errors import GenoValidationError
 from ..lang.loader import load
 from ..saved import save_model
@@ -35,7 +35,7 @@ def compile(file: Path = typer.Argument(..., help="a .geno file"),
     import torch
 
     program = load(file)
-    net = get_network(program, network)
+    net = program.network(network)
     shape = parse_shape(input)
     problems = check_input(net, shape)
     if problems:

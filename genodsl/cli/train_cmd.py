@@ -35,7 +35,7 @@ def run_config(config: Path | None, data: str | None, sets: list[str],
 
 def _model_and_spec(geno: Path | None, network: str | None, baseline: str | None, cfg: Any):
     """(model, spec, data config reconciled with the model's channels and classes)."""
-    from ..compile import build, get_network
+    from ..compile import build
     from ..lang.loader import load
     from ..modelspec import baseline_spec, network_spec, reconcile_io
 
@@ -50,7 +50,7 @@ def _model_and_spec(geno: Path | None, network: str | None, baseline: str | None
         model = build_baseline(baseline, data.in_channels, data.num_classes)
         return model, baseline_spec(baseline, data.in_channels, data.num_classes), data
     program = load(geno)
-    net = get_network(program, network)
+    net = program.network(network)
     settings = net.settings
     data = reconcile_io(cfg.data, settings.in_channels, settings.classes, f"network '{net.name}'")
     if settings.cells in program.spaces:

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .cell import edge_key
-from ..lang.ir import CellType, OpCall, SearchSpace
+from ..lang.ir import CellType, OpCall, SearchSpace, edge_key
 from ..ops.registry import OpKind, get_op
 
 EdgeId = tuple[CellType, str]  # (cell type, edge key "src__dst")

@@ -11,14 +11,10 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from ..lang.ir import Cell, CellType, OpEdge
+from ..lang.ir import Cell, CellType, OpEdge, edge_key
 from ..ops.primitives import group_norm
 
 EdgeFactory = Callable[[str, str, OpEdge, int], nn.Module]
-
-
-def edge_key(src: str, dst: str) -> str:
-    return f"{src}__{dst}"
 
 
 class Preprocess(nn.Sequential):

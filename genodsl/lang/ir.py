@@ -19,7 +19,7 @@ import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import ast
-from ..errors import Diagnostic, Span
+from ..errors import Diagnostic, GenoError, Span, did_you_mean
 from ..ops.registry import ArgValue, OpKind
 
 OUTPUT = "output"  # the output node's name (a keyword, so no user state can take it)
@@ -237,7 +237,59 @@ class Program:
                 and self.networks == other.networks)
 
     def cells_of(self, name: str) -> Genotype | SearchSpace | None:
+        """The genotype or search space called ``name`` (None if neither)."""
         return self.genotypes.get(name) or self.spaces.get(name)
+
+    # ---- lookups every stage uses (the one place that answers these questions) ----------
+    def network(self, name: str | None = None) -> Network:
+        """The network called ``name``; with no name, the program's only network."""
+        if not self.networks:
+            raise GenoError("this file declares no network", code="E016",
+                            hint="add a block: network NAME { cells = GENOTYPE  C = 16  depth = 4 }")
+        if name is None:
+            if len(self.networks) == 1:
+                return next(iter(self.networks.values()))
+            raise GenoError(f"this file declares {len(self.networks)} networks; name one with "
+                            "--network", code="E016", hint=did_you_mean("", self.networks))
+        net = self.networks.get(name)
+        if net is None:
+            raise GenoError(f"unknown network '{name}'", code="E016",
+                            hint=did_you_mean(name, self.networks))
+        return net
+
+    def cells_for(self, network: str | None = None) -> Genotype | SearchSpace:
+        """The genotype or search space that ``network`` places in its backbone."""
+        net = self.network(network)
+        if net.settings is None:  # only an unvalidated program has one
+            raise GenoError(f"network '{net.name}' has invalid entries", code="E060")
+        cells = self.cells_of(net.settings.cells)
+        if cells is None:
+            raise GenoError(f"network '{net.name}' places unknown cells "
+                            f"'{net.settings.cells}'", code="E015",
+                            hint=did_you_mean(net.settings.cells,
+                                              [*self.genotypes, *self.spaces]))
+        return cells
+
+    def is_search(self, network: str | None = None) -> bool:
+        """Whether ``network`` places a search space (a supernet) rather than a genotype."""
+        return isinstance(self.cells_for(network), SearchSpace)
+
+    def subprogram(self, network: str | None = None) -> "Program":
+        """Only what ``network`` needs: itself, its cells and the op sets they name.
+
+        ``genodsl.dumps(program.subprogram(net))`` is the self-contained text that a run
+        or a saved model stores.
+        """
+        net = self.network(network)
+        cells = self.cells_for(net.name)
+        part = Program(networks={net.name: net}, files=self.files)
+        if isinstance(cells, SearchSpace):
+            part.spaces[cells.name] = cells
+            used = {e.opset for c in cells.cells.values() for _, _, e in c.op_edges() if e.opset}
+            part.opsets = {k: v for k, v in self.opsets.items() if k in used}
+        else:
+            part.genotypes[cells.name] = cells
+        return part
 
     def all_names(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -255,3 +307,8 @@ def edge_role(cell_type: CellType, source_index: int) -> OpKind:
     if cell_type is CellType.DOWN:
         return OpKind.DOWN
     return OpKind.UP if source_index == 1 else OpKind.NORMAL
+
+
+def edge_key(src: str, dst: str) -> str:
+    """The name of the edge ``src → dst`` (module keys, alpha rows, render ids)."""
+    return f"{src}__{dst}"

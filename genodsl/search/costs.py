@@ -28,11 +28,10 @@ from torch import nn
 from ..compile.network import NasUnet
 from ..compile.supernet import Supernet
 from ..compile.flops import count_flops
-from ..lang.ir import NetworkSettings, CellType, OpCall, OpEdge
+from ..lang.ir import NetworkSettings, CellType, OpCall, OpEdge, edge_key
 from ..ops.primitives import Zero
 from ..ops.builders import build_op, param_count
 from ..ops.registry import OpKind
-from ..compile.alphas import edge_key
 from .config import CostConfig, CostMetric
 from .derive import top_edges
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import networkx as nx
 import torch
 
-from ..lang.ir import OUTPUT, Cell, CellType, ConcatEdge, Genotype, OpEdge, SearchSpace
-from ..compile.alphas import AlphaSet, TableSpec, edge_key
+from ..lang.ir import OUTPUT, Cell, CellType, ConcatEdge, Genotype, OpEdge, SearchSpace, edge_key
+from ..compile.alphas import AlphaSet, TableSpec
 
 
 def best_op(probs: torch.Tensor, zero_mask: torch.Tensor) -> tuple[int, float]:

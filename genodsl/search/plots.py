@@ -8,9 +8,9 @@ from typing import Sequence
 
 import torch
 
-from ..lang.ir import CellType, Genotype, SearchSpace
+from ..lang.ir import CellType, Genotype, SearchSpace, edge_key
 from ..utils import atomic_path
-from ..compile.alphas import AlphaSet, edge_key
+from ..compile.alphas import AlphaSet
 
 
 def plot_alpha_history(history: Sequence[dict[str, torch.Tensor]], alphas: AlphaSet,

@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from ..compile import get_network
 from ..compile.supernet import Supernet, build_supernet
 from ..data.config import DataConfig
 from ..errors import ConfigError, GenoError, GenoValidationError
@@ -69,21 +68,13 @@ class Prepared:
         return " | ".join(parts)
 
 
-def _space_text(program: Program, space: SearchSpace, network: str) -> str:
-    used = {e.opset for c in space.cells.values() for _, _, e in c.op_edges() if e.opset}
-    sub = Program(opsets={k: v for k, v in program.opsets.items() if k in used},
-                  spaces={space.name: space},
-                  networks={network: program.networks[network]})
-    return format_module(program_to_module(sub))
-
-
 def prepare(space_file: Path, network: str | None, cfg: SearchConfig, data: DataConfig,
             paths: SearchPaths, resume: bool) -> Prepared:
     """Load the space, build the supernet, resolve the data settings, bind the run folder."""
     if not Path(space_file).is_file():
         raise GenoError(f"no such file: {space_file}", code="E031")
     program = load(space_file)
-    net = get_network(program, network)
+    net = program.network(network)
     assert net.settings is not None  # a loaded program is validated
     space = program.cells_of(net.settings.cells)
     if not isinstance(space, SearchSpace):
@@ -94,7 +85,7 @@ def prepare(space_file: Path, network: str | None, cfg: SearchConfig, data: Data
     supernet = build_supernet(net.settings, space, share_normal_alphas=cfg.share_normal_alphas,
                               alpha_init_std=cfg.alphas.init_std)
     data_cfg = resolve_data_config(data, net.settings, cfg.seed)
-    text = _space_text(program, space, net.name)
+    text = format_module(program_to_module(program.subprogram(net.name)))
     digest = config_hash(cfg, {"data": data_cfg.model_dump(mode="json"),
                                "space": hashlib.sha256(text.encode()).hexdigest()})
     config = {"space_file": str(space_file), "network": net.name,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genodsl.lang.ir import CellType
-from genodsl.compile.alphas import edge_key
+from genodsl.lang.ir import edge_key
 from genodsl.search.derive import best_op, derive, top_edges
 from search_helpers import make_supernet
 

@@ -19,11 +19,10 @@ from typing import Mapping, Sequence
 
 import graphviz
 
-from .compile.cell import edge_key
-from .errors import ConfigError, GenoError
-from .lang.ir import NetworkSettings, CellType, Cell, Genotype, Network, OpEdge, Program, SearchSpace
-from .ops.registry import KIND_COLORS, OpKind, get_op
-from .utils import atomic_path
+from ..errors import ConfigError, GenoError
+from ..lang.ir import NetworkSettings, CellType, Cell, Genotype, Network, OpEdge, Program, SearchSpace, edge_key
+from ..ops.registry import KIND_COLORS, OpKind, get_op
+from ..utils import atomic_path
 
 PICTURE_FORMATS = ("svg", "png", "pdf")  # need `dot`
 TEXT_FORMATS = ("dot", "gv")  # DOT source, always available
