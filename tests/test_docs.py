@@ -12,8 +12,8 @@ from genodsl.ops.registry import ALIASES, REGISTRY
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
 LANGUAGE_MODULES = ["lang/parse.py", "lang/syntax_errors.py", "lang/grammar.py", "lang/lower.py",
-                    "lang/validate.py", "lang/loader.py", "compile/__init__.py",
-                    "cli/common.py"]
+                    "lang/validate.py", "lang/loader.py", "lang/limits.py",
+                    "compile/__init__.py", "cli/common.py"]
 
 
 def _codes() -> set[str]:

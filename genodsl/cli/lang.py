@@ -9,18 +9,32 @@ import typer
 
 from ..errors import GenoError, render_all
 from ..lang.loader import load
-from ..lang.parse import parse_file
+from ..lang.parse import file_error, load_source
 from ..lang.printer import format_module
 from ..utils import write_text_atomic
 from .common import console, err_console, expand
 
+ALLOW_OUTSIDE = typer.Option(False, "--allow-outside-imports", help="let imports read files "
+                             "outside the folder of the file given (absolute paths, ../..)")
 
-def check(files: list[Path] = typer.Argument(..., help=".geno files or folders")) -> None:
+
+def _files(paths: list[Path]) -> list[Path]:
+    """The files named, folders expanded; a path the OS refuses (a name too long) is a
+    user error."""
+    try:
+        return expand(paths)
+    except (OSError, ValueError) as exc:
+        name = getattr(exc, "filename", None) or (str(paths[0]) if paths else "")
+        raise file_error(exc, str(name)) from None
+
+
+def check(files: list[Path] = typer.Argument(..., help=".geno files or folders"),
+          allow_outside_imports: bool = ALLOW_OUTSIDE) -> None:
     """Parse and validate .geno files; report every problem with its place."""
     failed = 0
-    for f in expand(files):
+    for f in _files(files):
         try:
-            program = load(f)
+            program = load(f, allow_outside_imports=allow_outside_imports)
         except GenoError as err:
             failed += 1
             err_console.print(str(err), markup=False)
@@ -42,14 +56,13 @@ def fmt(paths: list[Path] = typer.Argument(..., help=".geno files or folders"),
     """Rewrite .geno files in canonical form (comments are kept)."""
     changed = 0
     errors = 0
-    for f in expand(paths):
+    for f in _files(paths):
         try:
-            module = parse_file(f)
+            old, module = load_source(f)
         except GenoError as err:
             errors += 1
             err_console.print(str(err), markup=False)
             continue
-        old = f.read_text(encoding="utf-8")
         new = format_module(module)
         if new == old:
             continue

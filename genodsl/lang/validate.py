@@ -15,6 +15,7 @@ from typing import Iterable
 import networkx as nx
 
 from ..errors import Diagnostic, Span, did_you_mean
+from .limits import check_program
 from .ir import (OUTPUT, Cell, CellType, Network, NodeKind, OpCall, OpEdge, Program,
                  SearchSpace)
 from ..ops.registry import REGISTRY, ALIASES, OpKind, OpSpec, Param, check_args
@@ -290,7 +291,7 @@ def validate(program: Program) -> list[Diagnostic]:
         _check_space(space, program, rep)
     for net in program.networks.values():
         _check_network(net, program, rep)
-    return rep.items
+    return rep.items + check_program(program)  # the documented limits (lang/limits.py)
 
 
 def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -115,7 +115,7 @@ def test_infinite_numbers_are_rejected(text):
     # they would print back as the name `inf`, so fmt would change the program
     with pytest.raises(GenoSyntaxError) as info:
         parse(text)
-    assert info.value.diagnostics[0].code == "E002"
+    assert info.value.diagnostics[0].code == "E006"
     assert "is too large" in info.value.diagnostics[0].message
 
 

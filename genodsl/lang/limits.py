@@ -1,0 +1,131 @@
+"""The documented limits of the .geno tools, in one place, and the checks that use them.
+
+Every input to the language API and the CLI ends in success or a GenoError: these limits
+turn what would be a hang, a crash or an absurd allocation (a 7 GB cell, a 160 GB network)
+into a diagnostic with its place.  They are generous: every shipped genotype, the README's
+examples and the paper's settings are far inside them.  docs/language.md lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..errors import Diagnostic
+from .ir import CellPair, CellType, Network, OpCall, Program
+
+MAX_FILE_BYTES = 1 << 20          # E004: one .geno file (or loads text), in bytes
+MAX_INT_DIGITS = 18               # E006: digits of an integer literal (below 2**63)
+MAX_NODES = 64                    # E058: intermediate nodes of one cell (`nodes M` or `node` lines)
+MAX_OPS_PER_SET = 64              # E059: entries of one op set or inline candidate list
+MAX_IMPORT_DEPTH = 32             # E033: files on one import chain
+MAX_IMPORTS = 256                 # E033: files one program reads
+MAX_KERNEL = 31                   # E015: op argument k
+MAX_DILATION = 64                 # E015: op argument dilation
+MAX_REDUCTION = 4096              # E015: op argument reduction
+NETWORK_LIMITS = {                # E062: network entries
+    "C": 4096,
+    "depth": 10,
+    "in_channels": 1024,
+    "classes": 1024,
+    "stem_multiplier": 64,
+}
+MAX_PARAMETERS = 500_000_000      # E062: estimated parameters of one network (2 GB of float32)
+
+_ARG_LIMITS = {"k": MAX_KERNEL, "dilation": MAX_DILATION, "reduction": MAX_REDUCTION}
+
+
+def too_many(what: str, count: int, limit: int) -> str:
+    return f"{what}: {count:,} (the limit is {limit:,})"
+
+
+# ---- op arguments -------------------------------------------------------------------------
+def _op_calls(program: Program) -> Iterable[OpCall]:
+    for opset in program.opsets.values():
+        yield from opset.ops
+    for owner in list(program.genotypes.values()) + list(program.spaces.values()):
+        for cell in owner.cells.values():
+            for _, _, edge in cell.op_edges():
+                if edge.opset is None:  # op set candidates are checked with the op set
+                    yield from edge.ops
+
+
+def _check_args(op: OpCall) -> Iterable[Diagnostic]:
+    for key, value in op.args:
+        limit = _ARG_LIMITS.get(key)
+        if limit is not None and isinstance(value, int) and value > limit:
+            yield Diagnostic("E015", f"'{key}' = {value} is above the limit of {limit}",
+                             span=op.arg_span(key), hint=f"{key} is at most {limit}")
+
+
+# ---- networks: entries and a parameter estimate ---------------------------------------------
+def _edge_bound(op: OpCall, c: int) -> int:
+    """An upper bound of the parameters of ``op`` on ``c`` channels (any op of the registry:
+    a k×k conv, a depthwise k×k conv, a 1×1 conv, squeeze-and-excitation, group norms)."""
+    k = op.arg_dict.get("k", 3)
+    k = k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else 3
+    return c * c * (k * k + 2) + c * (k * k + 4)
+
+
+def _cell_bound(cell, c_pp: int, c_p: int, c: int) -> tuple[int, int]:
+    """(parameter bound, output channels) of one cell on inputs of c_pp and c_p channels."""
+    params = (c_pp + c_p) * c + 4 * c  # the two 1×1 preprocessing convs and their norms
+    for _, _, edge in cell.op_edges():
+        params += sum(_edge_bound(op, c) for op in edge.ops)
+    return params, c * max(1, len(cell.outputs))
+
+
+def estimate_parameters(settings, cells: CellPair) -> int:
+    """An upper bound of the parameters of the network (the walk of compile/network.py)."""
+    down, up = cells.cells.get(CellType.DOWN), cells.cells.get(CellType.UP)
+    multiplier = settings.stem_multiplier
+    if multiplier is None:  # 4 for a genotype, M for a search space
+        multiplier = max(1, len(down.nodes)) if down is not None and down.search else 4
+    c_stem = multiplier * settings.C
+    total = 10 * settings.in_channels * c_stem + 4 * c_stem  # the two stems (1×1, 3×3)
+    if down is None or up is None:
+        return total
+    encoder = [c_stem, c_stem]
+    c_pp, c_p, c = c_stem, c_stem, settings.C
+    for _ in range(settings.depth):
+        c = c * 2 if settings.double_down_channel else c
+        params, out = _cell_bound(down, c_pp, c_p, c)
+        total += params
+        c_pp, c_p = c_p, out
+        encoder.append(c_p)
+    for i in range(settings.depth + 1):
+        c = max(1, c // 2) if settings.double_down_channel else c
+        params, out = _cell_bound(up, encoder[settings.depth - i], c_p, c)
+        total += params
+        c_p = out
+    return total + c_p * settings.classes
+
+
+def _check_network(net: Network, program: Program) -> Iterable[Diagnostic]:
+    settings = net.settings
+    if settings is None:
+        return
+    over = False
+    for key, limit in NETWORK_LIMITS.items():
+        value = getattr(settings, key)
+        if value is not None and value > limit:
+            over = True
+            yield Diagnostic("E062", f"{key} = {value} is above the limit of {limit}",
+                             span=net.entry_span(key), hint=f"{key} is at most {limit}")
+    cells = program.cells_of(settings.cells)
+    if over or cells is None:
+        return
+    params = estimate_parameters(settings, cells)
+    if params > MAX_PARAMETERS:
+        yield Diagnostic(
+            "E062", f"network '{net.name}' would have about {params:,} parameters (the limit "
+            f"is {MAX_PARAMETERS:,})", span=net.span,
+            hint="use a smaller C, depth, stem_multiplier or kernels")
+
+
+def check_program(program: Program) -> list[Diagnostic]:
+    """Op arguments and network entries above their limits (validate calls this)."""
+    out = [d for op in _op_calls(program) for d in _check_args(op)]
+    for net in program.networks.values():
+        out.extend(_check_network(net, program))
+    return out
+
