@@ -11,7 +11,8 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from ..lang.ir import Cell, CellType, OpEdge, edge_key
+from ..lang.ir import Cell, OpEdge, edge_key
+from ..lang.plan import CellPlan
 from ..ops.primitives import group_norm
 
 EdgeFactory = Callable[[str, str, OpEdge, int], nn.Module]
@@ -27,33 +28,35 @@ class Preprocess(nn.Sequential):
 
 
 class CellModule(nn.Module):
-    """Inputs s0, s1 → intermediate nodes (each the sum of its edges) → channel concat."""
+    """Inputs s0, s1 → intermediate nodes (each the sum of its edges) → channel concat.
 
-    def __init__(self, cell: Cell, c_prev_prev: int, c_prev: int, channels: int,
-                 make_edge: EdgeFactory):
+    Its channels and s0's stride come from the cell's place in the backbone (``plan``).
+    """
+
+    def __init__(self, cell: Cell, plan: CellPlan, make_edge: EdgeFactory):
         super().__init__()
         self.cell_type = cell.type
-        stride0 = 2 if cell.type is CellType.DOWN else 1
-        self.pre0 = Preprocess(c_prev_prev, channels, stride0)
-        self.pre1 = Preprocess(c_prev, channels)
+        channels = plan.C
+        self.pre0 = Preprocess(plan.c_prev_prev, channels, plan.s0_stride)
+        self.pre1 = Preprocess(plan.c_prev, channels)
         self.input_names = tuple(cell.inputs)
         self.edges = nn.ModuleDict()
-        plan: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        steps: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         for node in cell.nodes:  # validated: declared order is a topological order
             keys = []
             for src, edge in cell.in_edges(node):
                 key = edge_key(src, node)
                 self.edges[key] = make_edge(src, node, edge, channels)
                 keys.append((src, key))
-            plan.append((node, tuple(keys)))
-        self.plan = tuple(plan)
+            steps.append((node, tuple(keys)))
+        self.steps = tuple(steps)
         self.outputs = tuple(cell.outputs)
         self.out_channels = channels * len(self.outputs)
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor,
                 weights: Mapping[str, object] | None = None) -> torch.Tensor:
         states = {self.input_names[0]: self.pre0(s0), self.input_names[1]: self.pre1(s1)}
-        for node, keys in self.plan:
+        for node, keys in self.steps:
             if weights is None:
                 outs = [self.edges[key](states[src]) for src, key in keys]
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..lang.ir import NetworkSettings, CellType, Genotype, OpEdge
+from ..lang.ir import NetworkSettings, Genotype, OpEdge
 from ..ops.builders import build_op
 from .network import NasUnet
 
@@ -15,5 +15,4 @@ def discrete_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
 
 
 def build_discrete(settings: NetworkSettings, genotype: Genotype) -> NasUnet:
-    return NasUnet(settings, genotype.cells[CellType.DOWN], genotype.cells[CellType.UP], discrete_edge,
-                   default_stem_multiplier=4)
+    return NasUnet(settings, genotype, discrete_edge)

@@ -1,9 +1,9 @@
 """The NAS-Unet backbone (paper Figure 2b), shared by the discrete net and the supernet.
 
-stem0: 1×1 conv → GN (full size); stem1: 3×3 stride-2 conv → GN (half size); ``depth``
-down cells, each on the two previous outputs; ``depth + 1`` up cells, each on the encoder
-output at its own output size (the last takes stem0) and the previous cell; a bias-free
-1×1 conv head.  Output size = input size.
+Every width, stride and skip comes from the stage plan (:func:`genodsl.lang.plan.stage_plan`):
+two stems, ``depth`` down cells, each on the two previous outputs; ``depth + 1`` up cells,
+each on the encoder output at its own output size (the last takes stem0) and the previous
+cell; a bias-free 1×1 conv head.  Output size = input size.
 """
 
 from __future__ import annotations
@@ -13,52 +13,50 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from ..lang.ir import NetworkSettings, Cell
+from ..lang.ir import CellType, Genotype, NetworkSettings, SearchSpace
+from ..lang.plan import StemPlan, stage_plan
 from ..ops.primitives import group_norm
 from .cell import CellModule, EdgeFactory
 
 
-def stem_multiplier(settings: NetworkSettings, default: int) -> int:
-    return settings.stem_multiplier if settings.stem_multiplier is not None else default
+def _stem(stem: StemPlan) -> nn.Sequential:
+    conv = nn.Conv2d(stem.in_channels, stem.channels, stem.kernel, stride=stem.stride,
+                     padding=stem.kernel // 2, bias=False)
+    return nn.Sequential(conv, group_norm(stem.channels))
 
 
 class NasUnet(nn.Module):
-    def __init__(self, settings: NetworkSettings, down: Cell, up: Cell, make_edge: EdgeFactory,
-                 default_stem_multiplier: int = 4):
+    """The backbone around ``cells`` (a genotype, or a search space with mixed edges)."""
+
+    def __init__(self, settings: NetworkSettings, cells: Genotype | SearchSpace,
+                 make_edge: EdgeFactory):
         super().__init__()
-        self.depth = settings.depth
-        c_stem = stem_multiplier(settings, default_stem_multiplier) * settings.C
-        self.stem0 = nn.Sequential(nn.Conv2d(settings.in_channels, c_stem, 1, bias=False),
-                                   group_norm(c_stem))
-        self.stem1 = nn.Sequential(nn.Conv2d(settings.in_channels, c_stem, 3, stride=2, padding=1,
-                                             bias=False), group_norm(c_stem))
-        encoder_channels = [c_stem, c_stem]
-        c_pp, c_p, c = c_stem, c_stem, settings.C
+        self.plan = stage_plan(settings, cells)
+        self.stem0, self.stem1 = (_stem(s) for s in self.plan.stems)
         self.down_cells = nn.ModuleList()
-        for _ in range(settings.depth):
-            if settings.double_down_channel:
-                c *= 2
-            cell = CellModule(down, c_pp, c_p, c, make_edge)
-            self.down_cells.append(cell)
-            c_pp, c_p = c_p, cell.out_channels
-            encoder_channels.append(c_p)
         self.up_cells = nn.ModuleList()
-        for i in range(settings.depth + 1):
-            if settings.double_down_channel:
-                c //= 2
-            cell = CellModule(up, encoder_channels[settings.depth - i], c_p, c, make_edge)
-            self.up_cells.append(cell)
-            c_p = cell.out_channels
-        self.head = nn.Conv2d(c_p, settings.classes, 1, bias=False)
+        for cell in self.plan.cells:
+            module = CellModule(cells.cells[cell.type], cell, make_edge)
+            (self.down_cells if cell.type is CellType.DOWN else self.up_cells).append(module)
+        self.head = nn.Conv2d(self.plan.head.in_channels, self.plan.head.out_channels, 1,
+                              bias=False)
+        # stages by position (stem0, stem1, then the cells in order): what each cell reads,
+        # and which stages are no longer needed once it ran (so forward frees them)
+        order = {s.name: i for i, s in enumerate((*self.plan.stems, *self.plan.cells))}
+        self._reads = tuple((order[c.s0], order[c.s1]) for c in self.plan.cells)
+        last = {i: k for k, reads in enumerate(self._reads) for i in reads}
+        self._frees = tuple(tuple(i for i, k2 in last.items() if k2 == k)
+                            for k in range(len(self._reads)))
 
     def forward(self, x: torch.Tensor, down_weights: Mapping[str, object] | None = None,
                 up_weights: Mapping[str, object] | None = None) -> torch.Tensor:
-        s0, s1 = self.stem0(x), self.stem1(x)  # [B, 4C, H, W], [B, 4C, H/2, W/2]
-        encoder = [s0, s1]
-        for cell in self.down_cells:
-            s0, s1 = s1, cell(s0, s1, down_weights)  # halves the size
-            encoder.append(s1)
-        h = s1
-        for i, cell in enumerate(self.up_cells):
-            h = cell(encoder[self.depth - i], h, up_weights)  # doubles the size
-        return self.head(h)  # [B, classes, H, W]
+        # [B, M·C, H, W], [B, M·C, H/2, W/2]; then one entry per cell, None once unused
+        states: list[torch.Tensor | None] = [self.stem0(x), self.stem1(x)]
+        cells = (*self.down_cells, *self.up_cells)
+        for cell, (i0, i1), frees in zip(cells, self._reads, self._frees):
+            weights = down_weights if cell.cell_type is CellType.DOWN else up_weights
+            out = cell(states[i0], states[i1], weights)  # a down cell halves, an up cell doubles
+            for i in frees:
+                states[i] = None
+            states.append(out)
+        return self.head(states[-1])  # [B, classes, H, W]

@@ -6,7 +6,8 @@ alphas live in :attr:`Supernet.alphas` (an :class:`AlphaSet`), apart from the we
 :attr:`Supernet.net`: :meth:`weight_parameters` and :meth:`alpha_parameters` are the two
 parameter groups, each with its own optimizer in a search.
 
-Stems are M·C wide by default (the reference's search supernet), M = nodes per cell.
+Stems are M·C wide by default (the reference's search supernet), M = nodes per cell: the
+stage plan (:func:`genodsl.lang.plan.stage_plan`) says so.
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ class Supernet(nn.Module):
         super().__init__()
         self.settings = settings
         self.space = space
-        down, up = space.cells[CellType.DOWN], space.cells[CellType.UP]
-        self.net = NasUnet(settings, down, up, mixed_edge, default_stem_multiplier=len(down.nodes))
+        self.net = NasUnet(settings, space, mixed_edge)
         self.alphas = AlphaSet(space, share_normal_alphas, alpha_init_std)
 
     def weight_parameters(self) -> list[nn.Parameter]:

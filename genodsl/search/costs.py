@@ -28,7 +28,8 @@ from torch import nn
 from ..compile.network import NasUnet
 from ..compile.supernet import Supernet
 from ..compile.flops import count_flops
-from ..lang.ir import NetworkSettings, CellType, OpCall, OpEdge, edge_key
+from ..lang.ir import CellType, Genotype, NetworkSettings, OpCall, OpEdge, edge_key
+from ..lang.plan import stage_plan
 from ..ops.primitives import Zero
 from ..ops.builders import build_op, param_count
 from ..ops.registry import OpKind
@@ -52,34 +53,17 @@ def op_cost(op: OpCall, role: OpKind, channels: int, size: tuple[int, int],
     return float(op_flops(op, role, channels, size))
 
 
-def cell_plan(settings: NetworkSettings, image: tuple[int, int]) -> list[tuple[CellType, int, int]]:
-    """(cell type, channels, H of s1 after preprocessing) for every cell of the backbone."""
-    h = image[0]
-    plan: list[tuple[CellType, int, int]] = []
-    c = settings.C
-    for i in range(settings.depth):
-        c = c * 2 if settings.double_down_channel else c
-        plan.append((CellType.DOWN, c, h // 2 ** (i + 1)))
-    for j in range(settings.depth + 1):
-        c = c // 2 if settings.double_down_channel else c
-        plan.append((CellType.UP, c, h // 2 ** (settings.depth - j + 1)))
-    return plan
+def fixed_cost(settings: NetworkSettings, net: Supernet, metric: CostMetric,
+               image: tuple[int, int]) -> float:
+    """Stems, preprocessing and head of the derived network: everything but the edges.
 
-
-def _edge_input_size(ctype: CellType, role: OpKind, s1: tuple[int, int]) -> tuple[int, int]:
-    if ctype is CellType.DOWN and role is not OpKind.DOWN:
-        return s1[0] // 2, s1[1] // 2  # node edges of a down cell: after the halving
-    if ctype is CellType.UP and role is not OpKind.UP:
-        return s1[0] * 2, s1[1] * 2  # the skip and node edges of an up cell
-    return s1
-
-
-def fixed_cost(settings: NetworkSettings, net: Supernet, metric: CostMetric, image: tuple[int, int]) -> float:
-    """Stems (discrete width), preprocessing and head: everything but the edges."""
+    The derived genotype has the space's nodes and outputs, so the space's cells in a
+    genotype give its stage plan (genotype stems unless ``settings`` sets others).
+    """
     def zero_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
         return Zero(edge.role.scale)
-    cells = net.space.cells
-    bare = NasUnet(settings, cells[CellType.DOWN], cells[CellType.UP], zero_edge)
+    derived = Genotype(settings.cells, net.space.cells, net.space.keep)
+    bare = NasUnet(settings, derived, zero_edge)
     if metric is CostMetric.PARAMS:
         return float(sum(p.numel() for p in bare.parameters()))
     return float(count_flops(bare, (1, settings.in_channels, *image)).total)
@@ -93,15 +77,14 @@ class CostModel(nn.Module):
         super().__init__()
         self.metric = metric
         self.fixed = fixed_cost(derived, net, metric, image)
-        ratio = image[1] / image[0]
         costs: dict[tuple[str, int], torch.Tensor] = {}
         self.nodes: list[tuple[int, list[tuple[str, int]]]] = []
-        for ctype, channels, h in cell_plan(net.settings, image):
-            cell = net.space.cells[ctype]
+        for place in stage_plan(net.settings, net.space, image).cells:
+            cell = net.space.cells[place.type]
             for src, dst, edge in cell.op_edges():
-                table, row = net.alphas.where(ctype, edge_key(src, dst))
-                size = _edge_input_size(ctype, edge.role, (h, max(1, round(h * ratio))))
-                vec = torch.tensor([op_cost(op, edge.role, channels, size, metric)
+                table, row = net.alphas.where(place.type, edge_key(src, dst))
+                size = place.edge_input_size(edge.role)
+                vec = torch.tensor([op_cost(op, edge.role, place.C, size, metric)
                                     for op in edge.ops], dtype=torch.float64)
                 costs[(table, row)] = costs.get((table, row), 0) + vec
         for ctype in (CellType.DOWN, CellType.UP):

@@ -1,0 +1,204 @@
+"""The NAS-Unet backbone's stage plan: every channel count, resolution and skip, torch-free.
+
+The one place that knows the U shape (paper Figure 2b).  Compile builds its modules from
+the plan, the cost model sizes its ops with it, render draws it and validate checks input
+sizes against it::
+
+    stem0  1×1 conv → GN            in_channels → M·C     input size
+    stem1  3×3 conv stride 2 → GN   in_channels → M·C     input / 2
+    down j (1 … depth)              s0 = two stages back, s1 = the previous stage   input / 2^(j+1)
+    up i   (1 … depth + 1)          s0 = the encoder stage at the cell's output size (the skip;
+                                    the last up cell takes stem0), s1 = the previous stage
+                                    input / 2^(depth+1-i)
+    head   1×1 conv                 last up cell → classes                          input size
+
+M (the stem multiplier) is ``stem_multiplier`` when the network sets it, else 4 for a genotype
+and the number of nodes of the down cell for a search space (the reference's supernet).
+Every cell's nodes have C channels (doubled at each down cell and halved at each up cell with
+``double_down_channel``); a cell outputs C × (number of concatenated nodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..ops.registry import OpKind
+from .ir import CellType, Genotype, NetworkSettings, SearchSpace
+
+GENOTYPE_STEM_MULTIPLIER = 4  # a discrete network's stems are 4·C wide (the paper's)
+
+# the op kind that changes a cell's resolution: edges of that kind read s1's size
+_RESIZE_ROLE = {CellType.DOWN: OpKind.DOWN, CellType.UP: OpKind.UP}
+
+Size = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class StemPlan:
+    """One stem: a ``kernel``×``kernel`` conv of the input (stride ``stride``) → GroupNorm."""
+
+    name: str  # "stem0" | "stem1"
+    kernel: int
+    stride: int
+    in_channels: int
+    channels: int
+    scale: int  # output size = input size / scale
+    size: Size | None  # output H×W, when the plan has an input size
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell of the backbone, in the order the network runs them."""
+
+    index: int  # 0 … 2·depth
+    type: CellType
+    number: int  # 1-based among the cells of its type: down1 …, up1 …
+    C: int  # channels of each intermediate node
+    c_prev_prev: int  # channels of the stage feeding s0
+    c_prev: int  # channels of the stage feeding s1
+    out_channels: int  # C × number of concatenated nodes
+    scale: int  # output size = input size / scale
+    s0: str  # the stage feeding s0: two back (down cell) or the encoder skip (up cell)
+    s1: str  # the stage feeding s1: the previous one
+    size: Size | None  # output H×W, when the plan has an input size
+
+    @property
+    def name(self) -> str:
+        return f"{self.type.value}{self.number}"
+
+    @property
+    def s0_stride(self) -> int:
+        """The stride that brings s0 to s1's size: a down cell's s0 is two stages back, at
+        twice s1's size; an up cell's s0 (the skip) stays at the output size."""
+        return 2 if self.type is CellType.DOWN else 1
+
+    @property
+    def s1_scale(self) -> int:
+        """s1's size (after preprocessing, as every input of the cell): input size / this."""
+        return self.scale // 2 if self.type is CellType.DOWN else self.scale * 2
+
+    def edge_scale(self, role: OpKind) -> int:
+        """The size an edge of ``role`` reads inside this cell, as input size / this.
+
+        Edges of the resizing kind (down ops in a down cell, up ops in an up cell) read the
+        inputs at s1's size; every other edge reads a map already at the output size (a down
+        cell's nodes; an up cell's nodes and its skip).
+        """
+        return self.s1_scale if role is _RESIZE_ROLE[self.type] else self.scale
+
+    def edge_input_size(self, role: OpKind) -> Size:
+        """The H×W an edge of ``role`` reads (the plan needs an input size)."""
+        if self.size is None:
+            raise ValueError("the plan has no input size: pass input_size to stage_plan")
+        scale = self.edge_scale(role)
+        return self.size[0] * self.scale // scale, self.size[1] * self.scale // scale
+
+
+@dataclass(frozen=True)
+class HeadPlan:
+    """The bias-free 1×1 conv from the last up cell to the classes."""
+
+    in_channels: int
+    out_channels: int
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    settings: NetworkSettings
+    stem_multiplier: int
+    stems: tuple[StemPlan, StemPlan]
+    cells: tuple[CellPlan, ...]
+    head: HeadPlan
+    input_size: Size | None = None
+
+    @property
+    def stem_channels(self) -> int:
+        return self.stems[0].channels
+
+    @property
+    def down_cells(self) -> tuple[CellPlan, ...]:
+        return tuple(c for c in self.cells if c.type is CellType.DOWN)
+
+    @property
+    def up_cells(self) -> tuple[CellPlan, ...]:
+        return tuple(c for c in self.cells if c.type is CellType.UP)
+
+    @property
+    def divisor(self) -> int:
+        return size_divisor(self.settings)
+
+    def stage(self, name: str) -> StemPlan | CellPlan:
+        """The stem or cell called ``name`` ("stem0", "down2", "up1", ...)."""
+        for s in (*self.stems, *self.cells):
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def size_divisor(settings: NetworkSettings) -> int:
+    """Input height and width must be multiples of this: the deepest map is input / it."""
+    return 2 ** (settings.depth + 1)
+
+
+def stem_multiplier(settings: NetworkSettings, cells: Genotype | SearchSpace) -> int:
+    if settings.stem_multiplier is not None:
+        return settings.stem_multiplier
+    if isinstance(cells, SearchSpace):  # the supernet's stems are M·C wide
+        return len(cells.cells[CellType.DOWN].nodes)
+    return GENOTYPE_STEM_MULTIPLIER
+
+
+def _check_size(settings: NetworkSettings, size: Size) -> None:
+    step = size_divisor(settings)
+    bad = [v for v in size if v < 1 or v % step]
+    if bad:
+        shown = str(size[0]) if size[0] == size[1] else f"{size[0]}×{size[1]}"
+        near = max(step, bad[0] // step * step)
+        raise ConfigError(f"input size {shown} does not fit depth {settings.depth}",
+                          hint=f"use a multiple of {step}, e.g. {near}")
+
+
+def stage_plan(settings: NetworkSettings, cells: Genotype | SearchSpace,
+               input_size: Size | None = None) -> NetworkPlan:
+    """The stages of ``settings``' backbone around ``cells``; with ``input_size`` = (H, W)
+    also every stage's H×W (a :class:`ConfigError` if it does not fit the depth)."""
+    if input_size is not None:
+        _check_size(settings, input_size)
+
+    def size(scale: int) -> Size | None:
+        return None if input_size is None else (input_size[0] // scale, input_size[1] // scale)
+
+    multiplier = stem_multiplier(settings, cells)
+    c_stem = multiplier * settings.C
+    stems = (StemPlan("stem0", 1, 1, settings.in_channels, c_stem, 1, size(1)),
+             StemPlan("stem1", 3, 2, settings.in_channels, c_stem, 2, size(2)))
+    concat = {t: len(cells.cells[t].outputs) for t in CellType}
+    encoder: list[tuple[str, int]] = [(s.name, s.channels) for s in stems]  # (stage, channels)
+    plan: list[CellPlan] = []
+    (pp_name, c_pp), (p_name, c_p) = encoder
+    c = settings.C
+    for j in range(1, settings.depth + 1):
+        if settings.double_down_channel:
+            c *= 2
+        scale = 2 ** (j + 1)
+        cell = CellPlan(len(plan), CellType.DOWN, j, c, c_pp, c_p, concat[CellType.DOWN] * c,
+                        scale, pp_name, p_name, size(scale))
+        plan.append(cell)
+        encoder.append((cell.name, cell.out_channels))
+        (pp_name, c_pp), (p_name, c_p) = encoder[-2:]
+    for i in range(1, settings.depth + 2):
+        if settings.double_down_channel:
+            c //= 2
+        skip_name, c_skip = encoder[settings.depth + 1 - i]  # the encoder stage at this size
+        scale = 2 ** (settings.depth + 1 - i)
+        cell = CellPlan(len(plan), CellType.UP, i, c, c_skip, c_p, concat[CellType.UP] * c,
+                        scale, skip_name, p_name, size(scale))
+        plan.append(cell)
+        p_name, c_p = cell.name, cell.out_channels
+    return NetworkPlan(settings, multiplier, stems, tuple(plan),
+                       HeadPlan(c_p, settings.classes), input_size)
+
+
+__all__ = ["CellPlan", "HeadPlan", "NetworkPlan", "StemPlan", "GENOTYPE_STEM_MULTIPLIER",
+           "size_divisor", "stage_plan", "stem_multiplier"]
