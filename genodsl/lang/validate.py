@@ -16,6 +16,7 @@ import networkx as nx
 
 from ..errors import Diagnostic, Span, did_you_mean
 from .limits import check_program
+from .plan import size_divisor
 from .ir import (OUTPUT, Cell, CellType, Network, NodeKind, OpCall, OpEdge, Program,
                  SearchSpace)
 from ..ops.registry import REGISTRY, ALIASES, OpKind, OpSpec, Param, check_args
@@ -271,7 +272,7 @@ def check_input(net: Network, shape: tuple[int, ...]) -> list[Diagnostic]:
                 f"network '{net.name}' takes in_channels = {settings.in_channels}",
                 net.entry_span("in_channels"), f"use an input of {settings.in_channels} channel"
                 f"{'s' if settings.in_channels != 1 else ''} or change in_channels")
-    factor = 2 ** (settings.depth + 1)
+    factor = size_divisor(settings)  # the deepest map of the stage plan is input / factor
     for dim, value in (("height", h), ("width", w)):
         if value % factor:
             lo = max(factor, value // factor * factor)
