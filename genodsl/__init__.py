@@ -2,6 +2,9 @@
 
 ``load``/``loads`` read .geno text into the IR (a :class:`~genodsl.lang.ir.Program`),
 ``dump``/``dumps`` write it back canonically, ``build`` compiles a network to a module.
+``create_model``, ``list_genotypes``, ``load_model`` and ``load_run`` (:mod:`genodsl.api`) are
+the API to build on: models by genotype name, the shipped genotypes, saved models and runs.
+Importing genodsl never imports torch.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from .errors import ConfigError, DataError, Diagnostic, GenoError, GenoSyntaxErr
 from .lang.ir import Program
 from .lang.loader import load, loads
 from .lang.parse import parse, parse_file
+from .api import create_model, list_genotypes, load_model, load_run
 
 
 def dumps(program: Program, header: tuple[str, ...] = ()) -> str:
@@ -25,7 +29,7 @@ def dumps(program: Program, header: tuple[str, ...] = ()) -> str:
 
 
 def dump(program: Program, path: str | Path) -> None:
-    from .utils import write_text_atomic
+    from .files import write_text_atomic
 
     write_text_atomic(path, dumps(program))
 
@@ -38,5 +42,6 @@ def build(program: Program, network: str | None = None, **options):
 
 
 __all__ = ["load", "loads", "dump", "dumps", "build", "parse", "parse_file", "Program",
+           "create_model", "list_genotypes", "load_model", "load_run",
            "GenoError", "GenoSyntaxError", "GenoValidationError", "ConfigError", "DataError",
            "Diagnostic", "__version__"]

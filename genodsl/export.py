@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, GenoError, did_you_mean
-from .utils import atomic_path
+from .files import atomic_path
 
 __all__ = ["FORMATS", "ExportError", "ExportReport", "export_model"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import torch
 
-from genodsl.saved import load_model
 from pathlib import Path
 
 GENOTYPES = Path(__file__).resolve().parents[1] / "genotypes"
@@ -87,45 +86,6 @@ def test_compile_unknown_network(cli):
     assert code == 2 and "did you mean 'nasunet_promise12'" in err
 
 
-def test_compile_out_saves_a_loadable_model(cli, tmp_path):
-    out = tmp_path / "model.pt"
-    code, _, err = cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny",
-                       "--input", "1x1x32x32", "--out", out, "--device", "cpu", "--seed", "3")
-    assert code == 0, err
-    model, program, name = load_model(out)
-    assert name == "nasunet_tiny"
-    blob = torch.load(out, weights_only=True)
-    for k, v in model.state_dict().items():
-        assert torch.equal(v, blob["state_dict"][k])
-    x = torch.randn(2, 1, 32, 32)
-    assert model(x).shape == (2, 2, 32, 32)
-
-
-def test_load_model_rejects_weights_that_do_not_fit(tmp_path, cli):
-    out = tmp_path / "model.pt"
-    cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny", "-i", "1x1x32x32", "-o", out)
-    blob = torch.load(out, weights_only=True)
-    blob["geno"] = blob["geno"].replace("C           = 8", "C           = 16")
-    assert "C           = 16" in blob["geno"]
-    torch.save(blob, out)
-    import pytest
-    from genodsl.errors import CheckpointError
-    with pytest.raises(CheckpointError, match="do not fit"):
-        load_model(out)
-
-
-def test_load_model_rejects_foreign_file(tmp_path):
-    import pytest
-    from genodsl.errors import CheckpointError
-    f = tmp_path / "x.pt"
-    torch.save({"a": torch.zeros(1)}, f)
-    with pytest.raises(CheckpointError, match="not a genodsl model file"):
-        load_model(f)
-    f.write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="cannot read model file"):
-        load_model(f)
-
-
 def test_import_from_builtin_folder_works_anywhere(cli, tmp_path):
     f = tmp_path / "mine.geno"
     f.write_text('import "nasunet.geno"\n\nnetwork mine {\n  cells = NASUNET\n  C = 8\n'
@@ -140,15 +100,6 @@ def test_python_api_round_trip():
     assert genodsl.loads(genodsl.dumps(p)) == p
     model = genodsl.build(p, "nasunet_tiny")
     assert isinstance(model, torch.nn.Module)
-
-
-def test_saved_model_carries_only_what_its_network_uses(cli, tmp_path):
-    import genodsl
-
-    out = tmp_path / "m.pt"
-    cli("compile", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny", "-i", "1x1x32x32", "-o", out)
-    program = genodsl.loads(torch.load(out, weights_only=True)["geno"])
-    assert list(program.genotypes) == ["NASUNET"] and list(program.networks) == ["nasunet_tiny"]
 
 
 def test_allocator_tuning_can_be_turned_off(monkeypatch):

@@ -8,11 +8,10 @@ import typer
 from rich.table import Table
 
 from ..compile import build
-from ..errors import GenoValidationError
+from ..errors import ConfigError, GenoValidationError
+from ..files import refuse_existing
 from ..lang.loader import load
-from ..saved import save_model
 from ..compile.summary import summarize
-from ..utils import pick_device
 from ..lang.validate import check_input
 from .common import console, parse_shape
 
@@ -27,13 +26,19 @@ def compile(file: Path = typer.Argument(..., help="a .geno file"),
             input: str = typer.Option("1x1x256x256", "--input", "-i",
                                       help="input shape N×C×H×W, e.g. 1x1x256x256"),
             out: Path = typer.Option(None, "--out", "-o", help="save the model (weights + "
-                                     "genotype text) to this .pt file"),
-            device: str = typer.Option("auto", help="cpu, cuda, cuda:1 or auto"),
+                                     "genotype text) to this .safetensors file"),
+            force: bool = typer.Option(False, "--force", help="overwrite --out if it exists"),
             seed: int = typer.Option(0, help="seed of the initial weights"),
             ) -> None:
     """Compile a network and print its summary: stages, shapes, parameters, FLOPs."""
     import torch
 
+    if out is not None:
+        out = out if out.suffix else out.with_suffix(".safetensors")
+        if out.suffix != ".safetensors":
+            raise ConfigError(f"--out {out}: a saved model is a .safetensors file",
+                              hint=f"e.g. --out {out.with_suffix('.safetensors')}")
+        refuse_existing(out, force)
     program = load(file)
     net = program.network(network)
     shape = parse_shape(input)
@@ -57,8 +62,9 @@ def compile(file: Path = typer.Argument(..., help="a .geno file"),
                   f"{summary.flops / 1e9:.3f} G (per batch of {shape[0]}; conv/matmul, 2 per "
                   "multiply-add)", markup=False)
     if out is not None:
-        model.to(pick_device(device))
-        save_model(model, program, net.name, out)
+        from ..runs.saved import ModelSpec, save_model
+
+        save_model(out, model, ModelSpec.of_network(program, net.name))
         console.print(f"saved {out}", markup=False)
 
 

@@ -11,7 +11,7 @@ from ..errors import GenoError, render_all
 from ..lang.loader import load
 from ..lang.parse import file_error, load_source
 from ..lang.printer import format_module
-from ..utils import write_text_atomic
+from ..files import write_text_atomic
 from .common import console, err_console, expand
 
 ALLOW_OUTSIDE = typer.Option(False, "--allow-outside-imports", help="let imports read files "

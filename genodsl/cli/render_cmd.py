@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import shutil
 from pathlib import Path
 
 import typer
 
 from ..errors import ConfigError, GenoError, did_you_mean
+from ..files import refuse_existing
 from ..lang.ir import Cell, CellType, Network, Program
 from ..lang.loader import load
 from ..render import PICTURE_FORMATS, TEXT_FORMATS, render_cell, render_network, write
@@ -65,6 +67,7 @@ def render(file: Path = typer.Argument(..., help="a .geno file"),
                                           "--network: label each stage with its size in "
                                           "pixels for this input (e.g. 256)"),
            out: Path = typer.Option(..., "--out", "-o", help=f"the file to write: {_FORMATS}"),
+           force: bool = typer.Option(False, "--force", help="overwrite -o if it exists"),
            ) -> None:
     """Draw a cell or a network as a picture; the suffix of -o picks the format.
 
@@ -72,6 +75,9 @@ def render(file: Path = typer.Argument(..., help="a .geno file"),
 
     .svg .png .pdf need Graphviz's dot; without it the DOT text goes to OUT.dot, with a warning.
     """
+    refuse_existing(out, force, "-o")
+    if out.suffix.lstrip(".").lower() in PICTURE_FORMATS and shutil.which("dot") is None:
+        refuse_existing(out.with_suffix(".dot"), force, "-o")  # where the DOT text will go
     program = load(file)
     if (cell is None) == (network is None):
         what = "both --cell and --network" if cell else "neither --cell nor --network"

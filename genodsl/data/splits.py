@@ -17,7 +17,7 @@ from typing import Sequence
 from genodsl.data.config import SplitConfig, SplitMode
 from genodsl.data.layouts import natural_key
 from genodsl.data.problems import Code, data_error, preview
-from genodsl.utils import write_text_atomic
+from genodsl.files import write_text_atomic
 
 SPLIT_FILE = "split.json"
 _VERSION = 1

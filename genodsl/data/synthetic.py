@@ -19,7 +19,7 @@ from genodsl.data.datasets import SegmentationDataset
 from genodsl.data.layouts import RawSlice
 from genodsl.data.preprocess import ClassMap, Preprocess
 from genodsl.data.problems import Code, data_error
-from genodsl.utils import atomic_path
+from genodsl.files import atomic_path
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import graphviz
 from ..errors import ConfigError, GenoError
 from ..lang.ir import NetworkSettings, CellType, Cell, Genotype, Network, OpEdge, Program, SearchSpace, edge_key
 from ..ops.registry import KIND_COLORS, OpKind, get_op
-from ..utils import atomic_path
+from ..files import atomic_path
 
 PICTURE_FORMATS = ("svg", "png", "pdf")  # need `dot`
 TEXT_FORMATS = ("dot", "gv")  # DOT source, always available
