@@ -15,8 +15,8 @@ Axis convention (the only one in genodsl, enforced here and nowhere else):
   its label written by the same tool therefore always line up.
 
 Pixel values come back in the file's own dtype (DICOM with the modality rescale applied).
-nibabel, SimpleITK and pydicom are the optional ``medical`` extra; they are imported lazily and
-a missing one is a :class:`~genodsl.errors.DataError` with an install hint.
+nibabel, SimpleITK and pydicom are the optional ``medical`` extra, tifffile the ``images`` extra;
+they are imported lazily and a missing one is a :class:`~genodsl.errors.DataError` naming the extra.
 """
 
 from __future__ import annotations
@@ -57,7 +57,10 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".ti
 #: Suffixes of volume files (a folder of ``.dcm`` files is a volume too).
 VOLUME_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".mhd", ".mha", ".nrrd", ".nhdr",
                                     ".tif", ".tiff", ".dcm")
-_PIP_NAMES = {"nibabel": "nibabel", "SimpleITK": "SimpleITK", "pydicom": "pydicom"}
+_PIP_NAMES = {"nibabel": "nibabel", "SimpleITK": "SimpleITK", "pydicom": "pydicom",
+              "tifffile": "tifffile"}
+IMAGES_HINT = 'install the images extra: pip install "genodsl[images]"'
+_HINTS = {"tifffile": IMAGES_HINT}  # the others are the medical extra
 _DATA_FILE_SUFFIXES = (".raw", ".zraw")  # the pixel data of a .mhd header
 
 
@@ -173,7 +176,7 @@ def _require(module: str, path: Path) -> ModuleType:
         raise data_error(Code.DEPENDENCY,
                          f"reading '{suffix_of(path) or 'DICOM'}' files needs the "
                          f"'{_PIP_NAMES[module]}' package, which is not installed",
-                         file=path, hint=MEDICAL_HINT) from exc
+                         file=path, hint=_HINTS.get(module, MEDICAL_HINT)) from exc
 
 
 def _guarded(path: Path, read: Callable[[], T]) -> T:
@@ -213,7 +216,7 @@ def _tiff_layout(axes: str, shape: tuple[int, ...], path: Path) -> tuple[list[in
 
 
 def _read_tiff(path: Path) -> np.ndarray:
-    import tifffile
+    tifffile = _require("tifffile", path)
 
     with tifffile.TiffFile(path) as tf:
         series = tf.series[0]
@@ -231,7 +234,7 @@ def _read_tiff(path: Path) -> np.ndarray:
 
 
 def _tiff_shape(path: Path) -> tuple[int, ...]:
-    import tifffile
+    tifffile = _require("tifffile", path)
 
     with tifffile.TiffFile(path) as tf:
         series = tf.series[0]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from genodsl.data.config import DataConfig, Normalize
 from genodsl.data.problems import Code, data_error
+from genodsl.errors import ConfigError
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
@@ -106,6 +107,10 @@ class Preprocess:
     normalize: Normalize = Normalize.ZSCORE
     intensity_clip: tuple[float, float] | None = None
 
+    def __post_init__(self) -> None:
+        if self.clahe_clip_limit is not None:
+            _equalize_adapthist()  # a missing extra fails here, not in a loader worker
+
     @classmethod
     def from_config(cls, cfg: DataConfig) -> "Preprocess":
         return cls(class_map=ClassMap(cfg.num_classes, cfg.class_map),
@@ -168,9 +173,20 @@ def to_channels(image: np.ndarray, in_channels: int, file: PathText = None) -> n
                           "convert into each other)")
 
 
+def _equalize_adapthist():
+    """scikit-image's CLAHE (the optional ``images`` extra)."""
+    try:
+        from skimage.exposure import equalize_adapthist
+    except ImportError as exc:
+        raise ConfigError("data.clahe needs scikit-image, which is not installed",
+                          hint='install the images extra: pip install "genodsl[images]" '
+                               "(or set data.clahe=false)") from exc
+    return equalize_adapthist
+
+
 def clahe(image: np.ndarray, clip_limit: float) -> np.ndarray:
     """CLAHE of a float image ``[C, H, W]``, returned in [0, 1] as float32."""
-    from skimage.exposure import equalize_adapthist
+    equalize_adapthist = _equalize_adapthist()
 
     def unit(x: np.ndarray) -> np.ndarray:
         lo, hi = float(x.min()), float(x.max())

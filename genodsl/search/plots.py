@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from ..lang.ir import CellType, Genotype, SearchSpace, edge_key
-from ..utils import atomic_path
+from ..files import atomic_path
 from ..compile.alphas import AlphaSet
 
 
 def plot_alpha_history(history: Sequence[dict[str, torch.Tensor]], alphas: AlphaSet,
-                       space: SearchSpace, cell_type: CellType, path: Path) -> Path:
-    """One subplot per edge of the ``cell_type`` cell: each candidate's softmax weight by epoch."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+                       space: SearchSpace, cell_type: CellType, path: Path) -> Path | None:
+    """One subplot per edge of the ``cell_type`` cell: each candidate's softmax weight by epoch.
+
+    Without matplotlib (the ``plots`` extra) it warns and draws nothing (returns None): a
+    missing picture never fails a search.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        warnings.warn(f"{path.name} not drawn: matplotlib is not installed (install the plots "
+                      'extra: pip install "genodsl[plots]")', stacklevel=2)
+        return None
 
     cell = space.cells[cell_type]
     edges = list(cell.op_edges())

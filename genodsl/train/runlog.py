@@ -6,6 +6,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -83,10 +84,18 @@ def peak_memory_mb(device: torch.device) -> tuple[float | None, str]:
     return rss * scale / 2**20, "process_max_rss"
 
 
-def write_curves(history: Iterable[Mapping[str, Any]], path: Path) -> None:
-    """Loss (train, val) and validation DSC/mIoU per epoch as one PNG (Agg, no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def write_curves(history: Iterable[Mapping[str, Any]], path: Path) -> Path | None:
+    """Loss (train, val) and validation DSC/mIoU per epoch as one PNG (Agg, no pyplot).
+
+    Without matplotlib (the ``plots`` extra) it warns and draws nothing (returns None).
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        warnings.warn(f"{path.name} not drawn: matplotlib is not installed (install the plots "
+                      'extra: pip install "genodsl[plots]")', stacklevel=2)
+        return None
 
     rows = list(history)
     fig = Figure(figsize=(10, 4), dpi=100)
@@ -109,6 +118,7 @@ def write_curves(history: Iterable[Mapping[str, Any]], path: Path) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
+    return path
 
 
 class TensorBoard:
