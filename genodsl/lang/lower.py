@@ -8,15 +8,108 @@ entries); every rule about a whole program lives in validate.
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple, Optional, Sequence, Union
+
 import networkx as nx
 from pydantic import ValidationError
 
 from . import ast
-from ..errors import Diagnostic, Severity, Span, did_you_mean
+from ..errors import Diagnostic, GenoError, Severity, Span, did_you_mean
 from ..ops.registry import ALIASES, canonical_name
 from .ir import (DEFAULT_KEEP, OUTPUT, Cell, CellType, ConcatEdge, Genotype, Network,
                  NetworkSettings, NodeKind, OpCall, OpEdge, OpSet, Program, SearchSpace,
                  StateNode, edge_role)
+
+
+Named = Union[str, ast.Name]  # a state name; an ast.Name also says where it is written
+Report = Callable[[str, str, Optional[Span], Optional[str]], None]  # (code, message, span, hint)
+
+
+class SourceOp(NamedTuple):
+    """One incoming edge of a discrete node, ``op(source)``; ``span``: where it is written."""
+
+    source: Named
+    op: OpCall
+    span: Span | None = None
+
+
+def _name(n: Named) -> ast.Name:
+    return n if isinstance(n, ast.Name) else ast.Name(n)
+
+
+def _raise(code: str, message: str, span: Span | None, hint: str | None = None) -> None:
+    raise GenoError(message, code=code, span=span, hint=hint)
+
+
+def _add_inputs(g: nx.DiGraph, names: Sequence[Named], report: Report) -> list[str]:
+    """The cell's inputs s0, s1 (indices 0, 1) as graph states; their names."""
+    names = [_name(n) for n in names]
+    for i, n in enumerate(names[:2]):
+        if n.text in g:
+            report("E021", f"duplicate state name '{n.text}' in this cell", n.span,
+                   "give each input its own name: input s0, s1")
+            continue
+        g.add_node(n.text, data=StateNode(NodeKind.INPUT, n.text, i, n.span))
+    return [n.text for n in names[:2]]
+
+
+def _ensure_state(g: nx.DiGraph, name: ast.Name) -> None:
+    if name.text not in g:  # referenced, never declared: validate reports it (E013)
+        g.add_node(name.text, data=StateNode(NodeKind.UNDEFINED, name.text, 10**6, name.span))
+
+
+def lower_discrete_cell(ctype: CellType,
+                        nodes: Sequence[tuple[Named, Sequence[SourceOp | tuple[Named, OpCall]]]],
+                        outputs: Sequence[Named] | None, inputs: Sequence[Named] = ("s0", "s1"),
+                        *, span: Span | None = None, output_span: Span | None = None,
+                        report: Report | None = None) -> Cell:
+    """The discrete cell whose nodes, in order, sum ``(source, op)`` edges; the output
+    concatenates ``outputs`` (None: the cell has no output statement).
+
+    The one way a discrete cell graph is built: from .geno text (names carry their place) and
+    from a search's derivation.  Each edge gets the op kind its place needs and its position
+    among the node's edges.  Problems (a duplicate state, edge or output) go to ``report``
+    (default: raise a :class:`GenoError`) and the rest is still built; a source that is not
+    declared becomes an UNDEFINED state, which validate reports.
+    """
+    report = report or _raise
+    g = nx.DiGraph()
+    _add_inputs(g, inputs, report)
+    kept = []
+    for name, edges in nodes:
+        name = _name(name)
+        existing = g.nodes.get(name.text)
+        if existing is not None:
+            first = existing["data"].span
+            where = f"first declared at line {first.line}; " if first else ""
+            report("E021", f"duplicate state name '{name.text}' in this cell", name.span,
+                   f"'{name.text}' is {where}rename one of them")
+            continue  # its edges are not checked: they belong to no node
+        edges = [SourceOp(*e) for e in edges]
+        index = 2 + len(kept)  # the paper's numbering: inputs 0, 1, then the nodes
+        g.add_node(name.text, data=StateNode(NodeKind.NODE, name.text, index, name.span,
+                                             len(edges)))
+        kept.append((name, edges))
+    for name, edges in kept:
+        for slot, edge in enumerate(edges):
+            source = _name(edge.source)
+            _ensure_state(g, source)
+            if g.has_edge(source.text, name.text):
+                report("E022", f"node '{name.text}' takes '{source.text}' twice", edge.span,
+                       "each source feeds a node through one edge")
+                continue
+            role = edge_role(ctype, g.nodes[source.text]["data"].index)
+            g.add_edge(source.text, name.text, data=OpEdge(role, (edge.op,), slot, None, edge.span))
+    if outputs is not None:
+        g.add_node(OUTPUT, data=StateNode(NodeKind.OUTPUT, OUTPUT, 10**7, output_span))
+        for position, n in enumerate(outputs):
+            n = _name(n)
+            _ensure_state(g, n)
+            if g.has_edge(n.text, OUTPUT):
+                report("E057", f"the output lists '{n.text}' twice", n.span)
+                continue
+            g.add_edge(n.text, OUTPUT, data=ConcatEdge(position, n.span))
+    return Cell(ctype, g, search=False, span=span)
 
 
 class _Builder:
@@ -72,80 +165,36 @@ class _Builder:
                      "a cell is 'down' or 'up'")
             return None
 
-    def add_inputs(self, g: nx.DiGraph, stmts: list[ast.InputStmt], span: Span | None) -> list[str]:
+    def input_names(self, stmts: list[ast.InputStmt], span: Span | None) -> list[ast.Name]:
+        """The names of a cell's ``input`` statement (s0, s1 when it has none)."""
         if not stmts:
             self.err("E050", "the cell declares no inputs", span, "add: input s0, s1")
-            names: list[ast.Name] = [ast.Name("s0", span), ast.Name("s1", span)]
-        else:
-            for extra in stmts[1:]:
-                self.err("E026", "the cell declares its inputs twice", extra.span)
-            names = list(stmts[0].names)
-            if len(names) != 2:
-                where = names[2].span if len(names) > 2 else stmts[0].span  # the first extra
-                self.err("E050", f"a NAS-Unet cell has exactly two inputs (s0, s1), got "
-                         f"{len(names)}", where,
-                         "s0 is the cell two back (down) or the skip (up); s1 the previous cell")
-        for i, n in enumerate(names[:2]):
-            if n.text in g:
-                self.err("E021", f"duplicate state name '{n.text}' in this cell", n.span,
-                         "give each input its own name: input s0, s1")
-                continue
-            g.add_node(n.text, data=StateNode(NodeKind.INPUT, n.text, i, n.span))
-        return [n.text for n in names[:2]]
-
-    def ensure_state(self, g: nx.DiGraph, name: ast.Name) -> None:
-        if name.text not in g:
-            g.add_node(name.text, data=StateNode(NodeKind.UNDEFINED, name.text, 10**6, name.span))
+            return [ast.Name("s0", span), ast.Name("s1", span)]
+        for extra in stmts[1:]:
+            self.err("E026", "the cell declares its inputs twice", extra.span)
+        names = list(stmts[0].names)
+        if len(names) != 2:
+            where = names[2].span if len(names) > 2 else stmts[0].span  # the first extra
+            self.err("E050", f"a NAS-Unet cell has exactly two inputs (s0, s1), got "
+                     f"{len(names)}", where,
+                     "s0 is the cell two back (down) or the skip (up); s1 the previous cell")
+        return names
 
     def discrete_cell(self, decl: ast.CellDecl) -> Cell | None:
         ctype = self.cell_type(decl.kind)
-        g = nx.DiGraph()
-        self.add_inputs(g, ast.body_of(decl, ast.InputStmt), decl.span)
-        nodes = ast.body_of(decl, ast.NodeStmt)
-        index = 2
-        duplicates: set[int] = set()
-        for stmt in nodes:
-            existing = g.nodes.get(stmt.name.text)
-            if existing is not None and existing["data"].kind is not NodeKind.UNDEFINED:
-                first = existing["data"].span
-                where = f"first declared at line {first.line}; " if first else ""
-                self.err("E021", f"duplicate state name '{stmt.name.text}' in this cell",
-                         stmt.name.span, f"'{stmt.name.text}' is {where}rename one of them")
-                duplicates.add(id(stmt))  # its edges are not checked: they belong to no node
-                continue
-            g.add_node(stmt.name.text, data=StateNode(NodeKind.NODE, stmt.name.text, index,
-                                                      stmt.name.span, len(stmt.edges)))
-            index += 1
-        for stmt in nodes:
-            if id(stmt) in duplicates:
-                continue
-            for slot, edge in enumerate(stmt.edges):
-                self.ensure_state(g, edge.source)
-                src = g.nodes[edge.source.text]["data"]
-                if g.has_edge(edge.source.text, stmt.name.text):
-                    self.err("E022", f"node '{stmt.name.text}' takes '{edge.source.text}' twice",
-                             edge.span, "each source feeds a node through one edge")
-                    continue
-                role = edge_role(ctype or CellType.DOWN, src.index)
-                g.add_edge(edge.source.text, stmt.name.text,
-                           data=OpEdge(role, (self.op_call(edge.op),), slot, None, edge.span))
+        inputs = self.input_names(ast.body_of(decl, ast.InputStmt), decl.span)
+        nodes = [(stmt.name, [SourceOp(e.source, self.op_call(e.op), e.span) for e in stmt.edges])
+                 for stmt in ast.body_of(decl, ast.NodeStmt)]
         outs = ast.body_of(decl, ast.OutputStmt)
         for extra in outs[1:]:
             self.err("E026", "the cell declares its output twice", extra.span)
         if not outs:
             self.err("E051", f"the {decl.kind.text} cell has no output", decl.kind.span,
                      "add: output concat(n2, n3, ...)")
-        else:
-            g.add_node(OUTPUT, data=StateNode(NodeKind.OUTPUT, OUTPUT, 10**7, outs[0].span))
-            for pos, n in enumerate(outs[0].names):
-                self.ensure_state(g, n)
-                if g.has_edge(n.text, OUTPUT):
-                    self.err("E057", f"the output lists '{n.text}' twice", n.span)
-                    continue
-                g.add_edge(n.text, OUTPUT, data=ConcatEdge(pos, n.span))
-        if ctype is None:
-            return None
-        return Cell(ctype, g, search=False, span=decl.span)
+        cell = lower_discrete_cell(ctype or CellType.DOWN, nodes,
+                                   outs[0].names if outs else None, inputs, span=decl.span,
+                                   output_span=outs[0].span if outs else None, report=self.err)
+        return cell if ctype is not None else None
 
     def cells(self, decls: list, build, owner: ast.Name) -> dict[CellType, Cell]:
         out: dict[CellType, Cell] = {}
@@ -184,7 +233,8 @@ class _Builder:
     def search_cell(self, decl: ast.SpaceCellDecl) -> Cell | None:
         ctype = self.cell_type(decl.kind)
         g = nx.DiGraph()
-        inputs = self.add_inputs(g, ast.body_of(decl, ast.InputStmt), decl.span)
+        inputs = _add_inputs(g, self.input_names(ast.body_of(decl, ast.InputStmt), decl.span),
+                             self.err)
         counts = ast.body_of(decl, ast.NodesStmt)
         for extra in counts[1:]:
             self.err("E026", "'nodes' is given twice", extra.span)

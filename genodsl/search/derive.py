@@ -10,10 +10,10 @@ edges are listed in that written order.
 
 from __future__ import annotations
 
-import networkx as nx
 import torch
 
-from ..lang.ir import OUTPUT, Cell, CellType, ConcatEdge, Genotype, OpEdge, SearchSpace, edge_key
+from ..lang.ir import Cell, CellType, Genotype, SearchSpace, edge_key
+from ..lang.lower import lower_discrete_cell
 from ..compile.alphas import AlphaSet, TableSpec
 
 
@@ -34,24 +34,18 @@ def top_edges(strengths: list[float], k: int) -> list[int]:
 
 
 def derive_cell(cell: Cell, probs: dict[str, torch.Tensor], alphas: AlphaSet, k: int) -> Cell:
-    g = nx.DiGraph()
-    for name in cell.inputs + cell.nodes:
-        g.add_node(name, data=cell.state(name))
+    """The discrete cell the alphas select in the search ``cell`` (built as .geno text is)."""
+    nodes = []
     for node in cell.nodes:
         choices = []
-        for src, edge in cell.in_edges(node):
+        for src, _ in cell.in_edges(node):
             table, row = alphas.where(cell.type, edge_key(src, node))
             spec: TableSpec = alphas.specs[table]
             index, strength = best_op(probs[table][row], spec.zero_mask)
-            choices.append((src, edge, spec.candidates[index], strength))
-        kept = top_edges([c[3] for c in choices], k)
-        for slot, i in enumerate(kept):
-            src, edge, op, _ = choices[i]
-            g.add_edge(src, node, data=OpEdge(edge.role, (op,), slot, None))
-    g.add_node(OUTPUT, data=cell.state(OUTPUT))
-    for pos, name in enumerate(cell.outputs):
-        g.add_edge(name, OUTPUT, data=ConcatEdge(pos))
-    return Cell(cell.type, g, search=False)
+            choices.append((src, spec.candidates[index], strength))
+        kept = top_edges([c[2] for c in choices], k)
+        nodes.append((node, [choices[i][:2] for i in kept]))
+    return lower_discrete_cell(cell.type, nodes, cell.outputs, cell.inputs)
 
 
 def derive(space: SearchSpace, alphas: AlphaSet, name: str) -> Genotype:
