@@ -8,7 +8,7 @@ STAMP  := .install.stamp
 # torch first (the local CPU wheel), so the project's open range never pulls a CUDA build.
 $(STAMP): pyproject.toml
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[dev,images,plots,medical,export,log]"
+	$(PIP) install -q -e ".[dev,images,plots,medical,export,log,lsp]"
 	@if ! command -v dot >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		(apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || \
 		echo "note: could not install graphviz; renders fall back to .dot text"; fi
