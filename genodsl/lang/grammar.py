@@ -6,6 +6,7 @@ ignored by the grammar but handed to a per-parse sink so the formatter can keep 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -38,8 +39,21 @@ def _holder() -> dict:
 
     holder["parser"] = lark.Lark(grammar_text(), parser="lalr", lexer="basic",
                                  propagate_positions=True, maybe_placeholders=True,
-                                 lexer_callbacks={"COMMENT": callback})
+                                 lexer_callbacks={"COMMENT": callback}, cache=_cache_file())
     return holder
+
+
+def _cache_file() -> str | bool:
+    """Where Lark keeps the parse tables between processes (building them is most of a
+    `genodsl check`'s own time): the user's cache folder, never a shared temp folder.
+    Lark checks the grammar's hash on load, so a stale file is rebuilt, never used."""
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(home, "genodsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    return os.path.join(folder, f"geno-lark-{lark.__version__}.cache")
 
 
 def parser() -> lark.Lark:
