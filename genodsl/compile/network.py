@@ -20,9 +20,9 @@ from .cell import CellModule, EdgeFactory
 
 
 def _stem(stem: StemPlan) -> nn.Sequential:
-    conv = nn.Conv2d(stem.in_channels, stem.channels, stem.kernel, stride=stem.stride,
+    conv = nn.Conv2d(stem.in_channels, stem.out_channels, stem.kernel, stride=stem.stride,
                      padding=stem.kernel // 2, bias=False)
-    return nn.Sequential(conv, group_norm(stem.channels))
+    return nn.Sequential(conv, group_norm(stem.out_channels))
 
 
 class NasUnet(nn.Module):

@@ -2,15 +2,18 @@
 
 The one place that knows the U shape (paper Figure 2b).  Compile builds its modules from
 the plan, the cost model sizes its ops with it, render draws it and validate checks input
-sizes against it::
+sizes against it (d = depth)::
 
-    stem0  1×1 conv → GN            in_channels → M·C     input size
-    stem1  3×3 conv stride 2 → GN   in_channels → M·C     input / 2
-    down j (1 … depth)              s0 = two stages back, s1 = the previous stage   input / 2^(j+1)
-    up i   (1 … depth + 1)          s0 = the encoder stage at the cell's output size (the skip;
-                                    the last up cell takes stem0), s1 = the previous stage
-                                    input / 2^(depth+1-i)
-    head   1×1 conv                 last up cell → classes                          input size
+    stage   what                         channels               output size
+    stem0   1×1 conv → GN                in_channels → M·C      input
+    stem1   3×3 conv, stride 2 → GN      in_channels → M·C      input / 2
+    down j  s0 = two stages back,        C_j per node           input / 2^(j+1)
+    (1…d)   s1 = the previous stage
+    up i    s0 = the encoder stage at    C_i per node           input / 2^(d+1-i)
+    (1…d+1) its output size (the skip;
+            up d+1 takes stem0),
+            s1 = the previous stage
+    head    1×1 conv                     last up → classes      input
 
 M (the stem multiplier) is ``stem_multiplier`` when the network sets it, else 4 for a genotype
 and the number of nodes of the down cell for a search space (the reference's supernet).
@@ -42,7 +45,7 @@ class StemPlan:
     kernel: int
     stride: int
     in_channels: int
-    channels: int
+    out_channels: int
     scale: int  # output size = input size / scale
     size: Size | None  # output H×W, when the plan has an input size
 
@@ -114,7 +117,7 @@ class NetworkPlan:
 
     @property
     def stem_channels(self) -> int:
-        return self.stems[0].channels
+        return self.stems[0].out_channels
 
     @property
     def down_cells(self) -> tuple[CellPlan, ...]:
@@ -174,7 +177,7 @@ def stage_plan(settings: NetworkSettings, cells: Genotype | SearchSpace,
     stems = (StemPlan("stem0", 1, 1, settings.in_channels, c_stem, 1, size(1)),
              StemPlan("stem1", 3, 2, settings.in_channels, c_stem, 2, size(2)))
     concat = {t: len(cells.cells[t].outputs) for t in CellType}
-    encoder: list[tuple[str, int]] = [(s.name, s.channels) for s in stems]  # (stage, channels)
+    encoder: list[tuple[str, int]] = [(s.name, s.out_channels) for s in stems]  # (stage, channels)
     plan: list[CellPlan] = []
     (pp_name, c_pp), (p_name, c_p) = encoder
     c = settings.C
