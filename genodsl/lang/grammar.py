@@ -6,7 +6,9 @@ ignored by the grammar but handed to a per-parse sink so the formatter can keep 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -53,7 +55,8 @@ def _cache_file() -> str | bool:
         os.makedirs(folder, mode=0o700, exist_ok=True)
     except OSError:
         return False
-    return os.path.join(folder, f"geno-lark-{lark.__version__}.cache")
+    key = hashlib.sha256(f"{grammar_text()}{lark.__version__}{sys.version_info[:2]}".encode())
+    return os.path.join(folder, f"geno-lark-{key.hexdigest()[:16]}.cache")  # one per grammar
 
 
 def parser() -> lark.Lark:
