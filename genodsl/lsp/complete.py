@@ -105,7 +105,7 @@ def _cell_items(analysis: Analysis, line: int, col: int, code: str, rest: str,
                 block: lexical.Block, parent: str) -> list[lsp.CompletionItem]:
     """Completion inside a ``cell down|up { ... }`` block of a genotype or a space."""
     text, offset = analysis.text, lexical.offset_of(analysis.text, line, col)
-    inputs = lexical.cell_inputs(text, block, offset)
+    inputs = lexical.cell_inputs(text, block)
     if analysis.module is not None:  # the parsed cell knows its inputs exactly
         occ = occurrence_at(analysis.module, line, col)
         if occ is not None and occ.cell is not None:

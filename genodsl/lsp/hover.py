@@ -27,6 +27,12 @@ KIND_MEANING = {
     OpKind.NORMAL: "keeps H and W: edges between nodes, and from an up cell's s0",
     OpKind.ANY: "fits every edge; a search candidate only (never kept in a genotype)",
 }
+CELL_MEANING = {
+    "down": "the **down** cell: its nodes are half of s1's size; edges from its inputs are down "
+            "ops, edges between nodes normal ops",
+    "up": "the **up** cell: its nodes are twice s1's size; edges from s1 are up ops, edges from "
+          "s0 and between nodes normal ops",
+}
 INPUT_MEANING = {
     ("down", 0): "plays s0, the cell two back (brought to s1's size by a stride-2 1×1 conv)",
     ("down", 1): "plays s1, the previous cell",
@@ -122,7 +128,7 @@ def hover(analysis: Analysis, line: int, col: int) -> tuple[str, Span | None] | 
         elif occ.role is Role.KEY:
             text = key_markdown(occ.text)
         elif occ.role is Role.CELL:
-            text = f"the **{occ.text}** cell"
+            text = CELL_MEANING.get(occ.text)
         return (text, occ.span) if text else None
     word = lexical.word_at(analysis.text, lexical.offset_of(analysis.text, line, col))
     if word is None:

@@ -101,7 +101,7 @@ def blocks_at(text: str, offset: int) -> list[Block]:
     return stack
 
 
-def block_text(text: str, block: Block, offset: int) -> str:
+def block_text(text: str, block: Block) -> str:
     """The text of ``block`` up to its closing brace (or the end of the text)."""
     depth = 0
     for tok in tokens(text[block.start:]):
@@ -123,10 +123,10 @@ def blank_comments(text: str) -> str:
     return "".join(out)
 
 
-def cell_inputs(text: str, block: Block, offset: int) -> list[str]:
+def cell_inputs(text: str, block: Block) -> list[str]:
     """The inputs a cell block declares (``input a, b``); s0, s1 when it does not say."""
     m = re.search(r"\binput\s+([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)",
-                  blank_comments(block_text(text, block, offset)))
+                  blank_comments(block_text(text, block)))
     return [m.group(1), m.group(2)] if m else ["s0", "s1"]
 
 

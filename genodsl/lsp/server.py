@@ -53,8 +53,9 @@ class GenoLanguageServer(LanguageServer):
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=doc.version))
 
 
-def _to_client(doc_lines: Sequence[str], rng: lsp.Range, doc: TextDocument) -> lsp.Range:
-    return doc.position_codec.range_to_client_units(doc_lines, rng)
+def _to_client(lines: Sequence[str], rng: lsp.Range, doc: TextDocument) -> lsp.Range:
+    """A range in characters → the client's units, over ``lines`` (the document's or a file's)."""
+    return doc.position_codec.range_to_client_units(lines, rng)
 
 
 def _diagnostic(d: Diagnostic, doc: TextDocument) -> lsp.Diagnostic:

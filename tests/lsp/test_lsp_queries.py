@@ -195,3 +195,17 @@ def test_the_server_modules_never_import_torch():
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_ranges_reach_the_client_in_utf16_units(tmp_path):
+    pytest.importorskip("pygls")
+    from pygls.workspace import TextDocument
+
+    from genodsl.lsp.server import _diagnostic
+
+    text = 'network N { in_channels = "😀"  classes = "x"  cells = G }\n'
+    a = analyse(text, str(tmp_path / "n.geno"), tmp_path)
+    [bad] = [d for d in a.diagnostics if "'classes'" in d.message]
+    rng = _diagnostic(bad, TextDocument((tmp_path / "n.geno").as_uri(), text)).range
+    assert bad.span.col - 1 == text.index('"x"')
+    assert rng.start.character == text.index('"x"') + 1  # 😀 is one character, two UTF-16 units
