@@ -1,22 +1,117 @@
-"""Configuration machinery shared by every section: YAML files, dotted overrides, errors.
+"""Configuration machinery shared by every section: YAML files, dotted overrides, errors,
+and the one section every run shares, :class:`RuntimeConfig` (how a run is carried out).
 
-Each concern (train, data, search) defines its own frozen pydantic model with
-``extra="forbid"``; :class:`genodsl.train.config.RunConfig` gathers them as sections of one
+Each concern (runtime, data, train, search) defines its own frozen :class:`Section` with
+``extra="forbid"``; :class:`genodsl.runs.config.RunConfig` gathers them as sections of one
 YAML file. A typo'd key anywhere becomes a :class:`~genodsl.errors.ConfigError` naming the
 dotted key with a "did you mean" hint; every problem is reported at once.
+
+A field declared with :func:`resumable` does not change the numbers a run produces (device,
+workers, logging): a run may be resumed with another value. :func:`outcome` is a section
+without those fields, what a resumed run must match.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError, Diagnostic, did_you_mean
+
+
+class Section(BaseModel):
+    """A config section: frozen, and a typo'd key is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_RESUMABLE = "resumable"
+
+
+def resumable(default: Any, **kwargs: Any) -> Any:
+    """A field whose value may change when a run is resumed (it does not change results)."""
+    return Field(default, json_schema_extra={_RESUMABLE: True}, **kwargs)
+
+
+def outcome(section: BaseModel) -> dict[str, Any]:
+    """The section as JSON data without its resumable fields (recursively)."""
+    out: dict[str, Any] = {}
+    for name, field in type(section).model_fields.items():
+        extra = field.json_schema_extra
+        if isinstance(extra, dict) and extra.get(_RESUMABLE):
+            continue
+        value = getattr(section, name)
+        out[name] = (outcome(value) if isinstance(value, BaseModel)
+                     else section.model_dump(mode="json", include={name})[name])
+    return out
+
+
+def changed_outcome(saved: BaseModel, now: BaseModel, prefix: str) -> list[str]:
+    """``["train.lr: 0.1 -> 0.2", ...]``: the non-resumable settings that differ."""
+    old, new = outcome(saved), outcome(now)
+    return [f"{prefix}.{k}: {old.get(k)!r} -> {new.get(k)!r}"
+            for k in new if old.get(k) != new.get(k)]
+
+
+# ------------------------------------------------------------------ the runtime section
+class Amp(str, Enum):
+    """Mixed precision: off, on (fp16 + loss scaling on CUDA, bf16 elsewhere), bf16 or fp16."""
+
+    OFF = "off"
+    ON = "on"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class RuntimeConfig(Section):
+    """How a run is carried out; shared by search, training and the commands using a model."""
+
+    device: str = resumable("auto", description="auto (CUDA when present, else CPU), cpu, "
+                                                "cuda, cuda:N or mps")
+    amp: Amp = Field(Amp.OFF, description="mixed precision: off, on, bf16 or fp16 (GPU)")
+    num_workers: int = resumable(0, ge=0, description="DataLoader worker processes")
+    channels_last: bool = resumable(False, description="NHWC memory format (faster on GPU)")
+    seed: int = Field(0, ge=0, description="seed of weights, alphas, data order and sampling")
+    progress: bool = resumable(True, description="show progress bars")
+    deterministic: bool = Field(False, description="torch.use_deterministic_algorithms")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not _DEVICE.match(value):
+            raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
+        return value
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _amp_bool(cls, value: Any) -> Any:
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) \
+            else value
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A YAML file holding a mapping of sections (an empty file is an empty mapping)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror}", file=source) from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", file=source) from None
+    if not isinstance(data, dict):
+        raise ConfigError("the config file must be a mapping of sections", file=source)
+    return data
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -126,26 +221,15 @@ def load_config(path: str | os.PathLike[str] | None,
                 overrides: Mapping[str, object] | None = None, *,
                 model: type[BaseModel]) -> Any:
     """Read a YAML config (or only defaults when ``path`` is None) and apply overrides."""
-    data: Any = {}
-    source = None
-    if path is not None:
-        source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read config: {exc.strerror}", file=source) from None
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML: {exc}", file=source) from None
-        if not isinstance(data, dict):
-            raise ConfigError("the config file must be a mapping of sections", file=source)
-    return build_config(data, overrides, model=model, source=source)
+    data = read_yaml(path) if path is not None else {}
+    return build_config(data, overrides, model=model,
+                        source=str(path) if path is not None else None)
 
 
-def dump_config(config: BaseModel) -> str:
+def dump_config(config: BaseModel | Mapping[str, Any]) -> str:
     """YAML text that :func:`load_config` reads back to an equal config."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    data = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def _deep_copy(value: Any) -> Any:

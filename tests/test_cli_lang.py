@@ -103,7 +103,7 @@ def test_python_api_round_trip():
 
 
 def test_allocator_tuning_can_be_turned_off(monkeypatch):
-    from genodsl.utils import tune_cpu_allocator
+    from genodsl.runtime.allocator import tune_cpu_allocator
 
     monkeypatch.setenv("GENODSL_MALLOC_TUNING", "0")
     assert tune_cpu_allocator() is False

@@ -9,7 +9,7 @@ import sys
 import typer
 
 from ..errors import GenoError
-from ..utils import tune_cpu_allocator
+from ..runtime.allocator import tune_cpu_allocator
 
 app = typer.Typer(
     name="genodsl",
@@ -23,7 +23,8 @@ app = typer.Typer(
 ARGV: list[str] = []
 
 # Each module defines ``register(app)``; a module that is not there yet is skipped.
-_COMMAND_MODULES = ["lang", "compile_cmd", "render_cmd", "search_cmd", "train_cmd", "demo_cmd"]
+_COMMAND_MODULES = ["lang", "compile_cmd", "render_cmd", "search_cmd", "train_cmd", "model_cmd",
+                    "demo_cmd", "lsp_cmd", "diff_cmd"]
 
 for _name in _COMMAND_MODULES:
     try:

@@ -51,7 +51,6 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
          ) -> None:
     """Search, train and compare on synthetic data: a few minutes on 2 CPU cores."""
     from ..data.synthetic import SyntheticSpec, write_folder
-    from ..lang.loader import builtin_dir
 
     data, test = out / "data", out / "test"
     _step("1. data: synthetic shapes with noise")
@@ -64,10 +63,10 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
     search_dir = out / "search"
     _step(f"2. search: {strategy} on the NAS-Unet space ({SPACE_NETWORK})")
     if (search_dir / "checkpoints" / "last.pt").is_file() and not _done(search_dir):
-        _run("search", "--resume", search_dir)
+        _run("search", "--resume", "--out", search_dir)
     elif not _done(search_dir):
         # a short search needs a larger alpha step than the paper's 3e-4 to decide anything
-        _run("search", builtin_dir() / "nasunet_space.geno", "--network", SPACE_NETWORK,
+        _run("search", "nasunet_space.geno", "--network", SPACE_NETWORK,
              "--data", data, "--strategy", strategy, "--epochs", search_epochs, "--seed", seed,
              "--batch-size", 4, "--size", size, "--out", search_dir,
              "--set", "search.warmup_epochs=1", "--set", "search.alphas.lr=0.003")
@@ -79,8 +78,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
     model_args = {"nasunet": [genotype, "--network", network],
                   "unet_small": ["--baseline", "unet_small"]}
     settings = ["--set", "data.augment.flip=true", "--set", "train.batch_size=4",
-                "--set", "train.lr=0.003", "--set", f"data.size={size}",
-                "--set", f"train.seed={seed}"]
+                "--set", "train.lr=0.003", "--size", size, "--seed", seed]
     for name, run in runs.items():
         _step(f"3. train {name} from scratch ({train_epochs} epochs)")
         if _done(run):

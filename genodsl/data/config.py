@@ -15,6 +15,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
                       model_validator)
 
 from genodsl.config import config_error
+from genodsl.errors import ConfigError
 
 
 class _Frozen(BaseModel):
@@ -173,3 +174,26 @@ def parse_data_config(data: Mapping[str, Any] | DataConfig | None = None, *,
         return DataConfig.model_validate(dict(data or {}))
     except ValidationError as exc:
         raise config_error(exc, DataConfig, prefix=source) from None
+
+
+def fit_to_model(cfg: DataConfig, in_channels: int, classes: int, model: str) -> DataConfig:
+    """``cfg`` with its channels and classes taken from the model where it leaves them unset.
+
+    A value the data gives (``data.num_classes``, or a ``data.class_map`` implying it) that
+    differs from the model's is an error; its hint names the ``model.*`` key that rebuilds
+    the network to fit the data (``--set model.classes=3``).
+    """
+    given = cfg.model_fields_set
+    update: dict[str, int] = {}
+    for key, model_key, value in (("in_channels", "in_channels", in_channels),
+                                  ("num_classes", "classes", classes)):
+        if key not in given:
+            update[key] = value
+        elif getattr(cfg, key) != value:
+            mine = getattr(cfg, key)
+            implied = " (given or implied by data.class_map)" if key == "num_classes" else ""
+            raise ConfigError(f"data.{key} = {mine}{implied} but {model} has "
+                              f"{model_key} = {value}",
+                              hint=f"build the network for the data with --set model.{model_key}"
+                                   f"={mine}, or change the data settings to {value}")
+    return cfg.model_copy(update=update) if update else cfg

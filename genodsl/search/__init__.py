@@ -1,38 +1,19 @@
 """Architecture search over a ``.geno`` search space: DARTS, second-order DARTS, ProxylessNAS.
 
-Stages, one module each:
+Stages, one module each (import them directly; this package imports nothing itself):
 
-* :mod:`.config`     ``SearchConfig`` (pydantic, the paper's defaults) and its YAML file model
-* :mod:`.alphas`     alpha tables: one row per edge position, candidates as columns
-* :mod:`.mixed`      ``MixedOp``: weighted sum (DARTS) or sampled path (binary gates)
-* :mod:`genodsl.compile.supernet`  the supernet compiled from the IR (weights + alphas)
-* :mod:`.strategy`   the ``Strategy`` protocol and the shared optimizers/penalty
+* :mod:`.strategies`  the table of strategies: name → class + help (torch-free)
+* :mod:`.config`      ``SearchConfig`` (the ``search:`` section, the paper's defaults)
+* :mod:`.strategy`    the ``Strategy`` protocol and the shared optimizers/penalty
 * :mod:`.darts`, :mod:`.proxyless`  the strategies
-* :mod:`.costs`      expected parameters/FLOPs of the derived network (cost-aware search)
-* :mod:`.derive`     alphas → genotype (top-k edges, argmax op, never ``none``)
-* :mod:`.emit`       the genotype file: canonical printer + provenance header
-* :mod:`.data`, :mod:`.state`, :mod:`.setup`, :mod:`.runner`, :mod:`.plots`  the run
+* :mod:`.costs`       expected parameters/FLOPs of the derived network (cost-aware search)
+* :mod:`.derive`      alphas → genotype (top-k edges, argmax op, never ``none``)
+* :mod:`.genotype_file`  the output file: canonical printer + provenance header
+* :mod:`.inputs`      what a search starts from, checked and bound to its run folder
+* :mod:`.data`        the weight and alpha halves of the data
+* :mod:`.state`       the run folder and its resumable checkpoint
+* :mod:`.runner`      ``SearchJob`` → ``run_search`` → ``SearchResult``, epoch by epoch
+* :mod:`.summary`, :mod:`.plots`  the closing outputs
 
-Public API (imported lazily, so ``genodsl.compile.supernet`` can import the stages)::
-
-    from genodsl.search import SearchConfig, SearchJob, run_search
-    from genodsl.search.derive import derive
+The supernet itself is compiled from the IR by :mod:`genodsl.compile.supernet`.
 """
-
-from __future__ import annotations
-
-from importlib import import_module
-from typing import Any
-
-_API = {"SearchConfig": ".config", "SearchJob": ".runner",
-        "SearchResult": ".runner", "run_search": ".runner", "STRATEGIES": ".runner",
-        "AlphaSet": ".alphas", "MixedOp": ".mixed", "PathSample": ".mixed",
-        "CostModel": ".costs"}
-
-__all__ = sorted(_API)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'genodsl.search' has no attribute '{name}'")
-    return getattr(import_module(_API[name], __name__), name)

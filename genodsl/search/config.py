@@ -1,7 +1,9 @@
 """``SearchConfig``: the settings of an architecture search, with the paper's defaults.
 
-One YAML section (``search:``) next to ``data:``; every key can be overridden from the
-command line (``--set search.epochs=50``).  A typo'd key is a :class:`ConfigError`.
+One YAML section (``search:``) next to ``runtime:`` and ``data:``; every key can be
+overridden from the command line (``--set search.epochs=50``).  A typo'd key is a
+:class:`ConfigError`.  The seed, device, precision and workers are the shared ``runtime:``
+section (:class:`genodsl.config.RuntimeConfig`).  Torch-free.
 
 Defaults (NAS-Unet paper + reference search config, see ``shared/reference.md``):
 
@@ -22,22 +24,11 @@ import json
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from ..train.losses import LossName
-from ..utils import AmpSetting
-
-_DEVICE_VALUES = ("auto", "cpu", "mps", "cuda")
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Strategy(str, Enum):
-    DARTS = "darts"          # first-order DARTS
-    DARTS2 = "darts2"        # second-order DARTS (unrolled, finite-difference Hessian)
-    PROXYLESS = "proxyless"  # ProxylessNAS binary gates (one sampled path per edge)
+from ..config import RuntimeConfig, Section, outcome, resumable
+from ..train.config import LossName
+from .strategies import Strategy
 
 
 class CostMetric(str, Enum):
@@ -45,7 +36,7 @@ class CostMetric(str, Enum):
     FLOPS = "flops"    # forward FLOPs of one image (FlopCounterMode, 2 per multiply-add)
 
 
-class WeightOptimConfig(_Frozen):
+class WeightOptimConfig(Section):
     """The network weights: SGD on the weight half of the data."""
 
     lr: float = Field(0.025, gt=0, description="initial learning rate (cosine schedule)")
@@ -55,7 +46,7 @@ class WeightOptimConfig(_Frozen):
     grad_clip: float | None = Field(5.0, gt=0, description="max grad norm; null disables")
 
 
-class AlphaOptimConfig(_Frozen):
+class AlphaOptimConfig(Section):
     """The architecture weights: Adam on the alpha half of the data."""
 
     lr: float = Field(3e-4, gt=0)
@@ -64,7 +55,7 @@ class AlphaOptimConfig(_Frozen):
     init_std: float = Field(1e-3, ge=0, description="alphas start as init_std · N(0, 1)")
 
 
-class CostConfig(_Frozen):
+class CostConfig(Section):
     """Optional penalty on the expected cost of the derived network (all strategies).
 
     penalty = weight · max(0, E[cost] / target − 1): zero under the budget, linear above it.
@@ -81,7 +72,7 @@ class CostConfig(_Frozen):
         return self
 
 
-class SearchConfig(_Frozen):
+class SearchConfig(Section):
     """Everything a search run needs besides the space, the network and the data."""
 
     strategy: Strategy = Strategy.DARTS
@@ -94,36 +85,17 @@ class SearchConfig(_Frozen):
         40, ge=1, description="stop when the genotype is unchanged this many epochs")
     share_normal_alphas: bool = Field(True, description="down and up cells share normal alphas")
     loss: LossName = LossName.DICE
-    seed: int = Field(0, ge=0)
     weights: WeightOptimConfig = WeightOptimConfig()
     alphas: AlphaOptimConfig = AlphaOptimConfig()
     cost: CostConfig = CostConfig()
-    amp: AmpSetting = Field(False, description="mixed precision: false, true (fp16 on CUDA, "
-                                               "bf16 elsewhere), bf16, or fp16 (loss scaling)")
-    # -- how the run is carried out (none of these changes its result) ----------------------
-    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
-    num_workers: int = Field(0, ge=0)
-    channels_last: bool = Field(False, description="NHWC memory format (faster convs on GPU)")
-    deterministic: bool = False
-    progress: bool = True
-    tensorboard: bool = False
-    plots: bool = Field(True, description="alpha evolution PNGs and cell renders at the end")
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, value: str) -> str:
-        base, _, index = value.partition(":")
-        if base not in _DEVICE_VALUES or (index and (base != "cuda" or not index.isdigit())):
-            raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
-        return value
+    # -- outputs that do not change the result ------------------------------------------------
+    tensorboard: bool = resumable(False, description="also write TensorBoard scalars")
+    plots: bool = resumable(True, description="alpha evolution PNGs and cell renders at the end")
 
 
-RESUMABLE_KEYS = frozenset({"device", "num_workers", "progress", "tensorboard", "plots",
-                            "channels_last"})
-
-
-def config_hash(search: SearchConfig, extra: dict[str, Any] | None = None) -> str:
-    """A short hash of everything that decides a run's result (resumable keys left out)."""
-    data = search.model_dump(mode="json", exclude=set(RESUMABLE_KEYS))
-    blob = json.dumps({"search": data, **(extra or {})}, sort_keys=True, default=str)
+def config_hash(search: SearchConfig, runtime: RuntimeConfig,
+                extra: dict[str, Any] | None = None) -> str:
+    """A short hash of everything that decides a run's result (resumable fields left out)."""
+    blob = json.dumps({"search": outcome(search), "runtime": outcome(runtime), **(extra or {})},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]

@@ -15,7 +15,7 @@
 Distributed: the three gradients darts2 combines are each averaged over the ranks (the
 unrolled step and the Hessian terms over the weight half's slices, ∇L_val over the alpha
 half's), so ``w'``, ``ε`` and the result are those of one process on the whole batch.
-darts2 does not take ``search.amp: fp16`` (its finite differences need a wider range).
+darts2 does not take ``runtime.amp: fp16`` (its finite differences need a wider range).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ..distributed import weighted_mean_
+from ..runtime.distributed import weighted_mean_
 from ..errors import ConfigError
 from .strategy import BaseStrategy, Batch, StepResult
 
@@ -78,7 +78,7 @@ class Darts2(Darts):
         super().__init__(*args, **kwargs)
         if self.amp is torch.float16:
             raise ConfigError("darts2 does not run under fp16 autocast",
-                              hint="use search.amp: bf16, or strategy darts / proxyless")
+                              hint="use runtime.amp: bf16, or strategy darts / proxyless")
 
     @contextmanager
     def moved_weights(self, deltas: list[torch.Tensor], scale: float) -> Iterator[None]:

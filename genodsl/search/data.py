@@ -1,9 +1,9 @@
 """The search's data: the weight half and the alpha half of one dataset (``genodsl.data``).
 
-:func:`resolve_data_config` fills what the user left unset from the search: half the cases go
-to the alpha half (the paper's "half the training images as validation"), the split and the
-synthetic images follow the search seed, and the channels and classes come from the network
-(setting them to other values than the network's is an error).
+:func:`search_data_config` fills what the user left unset: half the cases go to the alpha
+half (the paper's "half the training images as validation"), the split and the synthetic
+images follow the run's seed, and the channels and classes come from the network
+(:func:`genodsl.data.config.fit_to_model`).
 """
 
 from __future__ import annotations
@@ -12,34 +12,28 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 
 from ..data.build import build_datasets
-from ..data.config import DataConfig, Layout, SplitConfig
-from ..distributed import ShardedBatchSampler
+from ..data.config import DataConfig, Layout, SplitConfig, fit_to_model
 from ..errors import ConfigError
-from ..lang.ir import NetworkSettings
-from ..train.loop import seed_worker, unpack_batch
+from ..lang.ir import Network
+from ..runtime.loader import make_loader
+from ..train.batches import unpack_batch
 from .strategy import Batch
 
 
-def resolve_data_config(cfg: DataConfig, settings: NetworkSettings, seed: int) -> DataConfig:
+def search_data_config(cfg: DataConfig, net: Network, seed: int) -> DataConfig:
     given = cfg.model_fields_set
     update: dict[str, object] = {}
     if "split" not in given:
         update["split"] = SplitConfig(val_fraction=0.5)
     if "seed" not in given:
         update["seed"] = seed
-    for key, value in (("in_channels", settings.in_channels), ("num_classes", settings.classes)):
-        if key not in given:
-            update[key] = value
-        elif getattr(cfg, key) != value:
-            net_key = "classes" if key == "num_classes" else key
-            raise ConfigError(f"data.{key} = {getattr(cfg, key)} (given or implied by "
-                              f"data.class_map) but the network has {net_key} = {value}",
-                              hint=f"make data.{key} and the network's {net_key} agree")
-    out = cfg.model_copy(update=update)
-    return out
+    settings = net.settings
+    assert settings is not None  # a loaded program is validated
+    return fit_to_model(cfg.model_copy(update=update), settings.in_channels, settings.classes,
+                        f"network '{net.name}'")
 
 
 def describe(cfg: DataConfig) -> str:
@@ -60,16 +54,13 @@ def build_halves(cfg: DataConfig, run_dir: Path) -> tuple[Dataset, Dataset]:
     return weight, alpha
 
 
-def make_loader(ds: Dataset, batch_size: int, generator: torch.Generator,
+def half_loader(ds: Dataset, batch_size: int, generator: torch.Generator,
                 num_workers: int) -> DataLoader:
-    """Shuffled batches of ``batch_size`` (the global batch: this rank gets its slice)."""
-    if len(ds) < batch_size:
+    """Shuffled full batches of ``batch_size`` (the global batch: this rank gets its slice)."""
+    if len(ds) < batch_size:  # type: ignore[arg-type]
         raise ConfigError(f"batch size {batch_size} is larger than a data half "
-                          f"({len(ds)} samples)", hint="lower search.batch_size")
-    batches = BatchSampler(RandomSampler(ds, generator=generator), batch_size, drop_last=True)
-    return DataLoader(ds, batch_sampler=ShardedBatchSampler(batches), generator=generator,
-                      num_workers=num_workers,
-                      worker_init_fn=seed_worker if num_workers else None)
+                          f"({len(ds)} samples)", hint="lower search.batch_size")  # type: ignore[arg-type]
+    return make_loader(ds, batch_size, generator, drop_last=True, num_workers=num_workers)
 
 
 class Batches:

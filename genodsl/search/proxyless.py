@@ -12,7 +12,7 @@ about the memory of one discrete network instead of one that grows with the cand
 
 Sampling uses the strategy's own CPU generator (saved in checkpoints), so a resumed run draws
 the same paths as an uninterrupted one, on any device. In a distributed run that generator is
-shared, not rank-local: every rank seeds it from ``search.seed``, draws from it the same number
+shared, not rank-local: every rank seeds it from ``runtime.seed``, draws from it the same number
 of times per step, from the same alphas (kept identical by the averaged steps), and restores
 rank 0's state on resume, so every rank samples the same paths at every step, as it must:
 otherwise the ranks would average gradients of different sub-networks.
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from ..compile.supernet import EdgeWeights
-from ..distributed import weighted_mean_
+from ..runtime.distributed import weighted_mean_
 from ..lang.ir import CellType
 from ..compile.mixed import PathSample
 from .strategy import BaseStrategy, Batch, StepResult
@@ -38,7 +38,7 @@ class Proxyless(BaseStrategy):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.gen = torch.Generator().manual_seed(self.cfg.seed + 1)
+        self.gen = torch.Generator().manual_seed(self.runtime.seed + 1)
 
     def _probs(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().float().cpu() for k, v in self.net.alphas.probs().items()}

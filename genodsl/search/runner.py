@@ -4,10 +4,12 @@ Each epoch: ``steps`` pairs of batches; on each pair an alpha step on the alpha 
 the warm-up is over) then a weight step on the weight half; then the lr schedule steps, the
 genotype is derived and written (``genotype.geno`` and ``history/``), a JSONL line is
 logged and the checkpoint is saved.  The search stops after ``epochs`` or when the genotype
-has not changed for ``patience`` epochs after the warm-up.
+has not changed for ``patience`` epochs after the warm-up.  A warm-up covering every epoch
+leaves the alphas at their random start: the console and ``summary.json`` say so.
 
-Distributed (inside :func:`genodsl.distributed.session`, e.g. under torchrun): every rank runs
-this same loop on its slice of each global batch (``search.batch_size`` images over all ranks);
+Distributed (inside :func:`genodsl.runtime.distributed.session`, e.g. under torchrun): every
+rank runs this same loop on its slice of each global batch (``search.batch_size`` images over
+all ranks);
 the strategies average every gradient over the ranks, so weights, alphas and the derived
 genotype are the same on every rank after every step. Rank 0 alone writes the run folder
 (config, split, genotypes, log, checkpoints, plots, summary) and shows progress; every rank
@@ -21,42 +23,55 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from rich.console import Console
 
-from .. import distributed
 from ..compile.discrete import build_discrete
+from ..config import RuntimeConfig
 from ..data.config import DataConfig
 from ..errors import GenoError
-from ..train.loop import MemoryLog
+from ..files import write_json_atomic, write_text_atomic
+from ..lang.diff import diff_genotypes, summary
+from ..lang.ir import Program
+from ..lang.loader import loads
+from ..runtime import distributed
+from ..runtime.device import check_device
+from ..runtime.seeding import seed_everything
+from ..runtime.signals import sigterm_as_interrupt
 from ..train.losses import build_loss
 from ..train.metrics import MetricAccumulator
-from ..train.runlog import JsonlLog, TensorBoard, make_progress, write_json_atomic
-from ..utils import seed_everything, sigterm_as_interrupt, write_text_atomic
+from ..train.runlog import TensorBoard, make_progress, open_log
 from .config import SearchConfig
-from .darts import Darts, Darts2
-from .data import Batches, build_halves, make_loader
+from .data import Batches, build_halves, half_loader
 from .derive import derive
-from .emit import derived_settings, genotype_name, genotype_text
-from .proxyless import Proxyless
-from .setup import Prepared, prepare, summarize
+from .genotype_file import derived_settings, genotype_name, genotype_text
+from .inputs import SearchInputs, load_inputs
 from .state import Progress, SearchPaths, load_state, save_state
+from .strategies import strategy_class
 from .strategy import BaseStrategy
+from .summary import summarize
 
-STRATEGIES: dict[str, type[BaseStrategy]] = {"darts": Darts, "darts2": Darts2,
-                                             "proxyless": Proxyless}
 EpochHook = Callable[[int, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
 class SearchJob:
-    space_file: Path
+    """A search: the network placing a search space in ``program``, the settings, the folder.
+
+    ``source`` names the space's file in the provenance header; ``record`` is the whole run
+    config as JSON data, written to ``config.yaml`` (default: the runtime and search sections).
+    """
+
+    program: Program
     network: str | None
     search: SearchConfig
     data: DataConfig
     out: Path
+    runtime: RuntimeConfig = RuntimeConfig()
+    source: str = "<program>"
+    record: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -67,6 +82,15 @@ class SearchResult:
     epochs: int
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+def warmup_warning(cfg: SearchConfig) -> str | None:
+    """Why a search whose warm-up covers all its epochs decides nothing, or None."""
+    if cfg.warmup_epochs < cfg.epochs:
+        return None
+    return (f"search.warmup_epochs = {cfg.warmup_epochs} covers all {cfg.epochs} epochs: the "
+            "alphas never move, so the genotype derives from their random start; lower "
+            "search.warmup_epochs or raise search.epochs")
 
 
 class _Meters:
@@ -94,34 +118,40 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     """Run (or resume) a search into ``job.out``; see the module doc."""
     start = time.perf_counter()
     console = console or Console(stderr=True, highlight=False)
-    cfg = job.search
+    cfg, rt = job.search, job.runtime
     paths = SearchPaths(job.out)
     distributed.check_joined()
     main = distributed.is_main()
-    seed_everything(cfg.seed, cfg.deterministic)
+    seed_everything(rt.seed, rt.deterministic)
+    check_device(rt.device)
     with distributed.main_first():  # rank 0 checks and writes the run folder, then the others
-        prep: Prepared = prepare(job.space_file, job.network, cfg, job.data, paths,
-                                 resume or not main)
-        weight_ds, alpha_ds = build_halves(prep.data, job.out)
-    device = distributed.device(cfg.device)
-    net = prep.supernet.to(device)
-    if cfg.channels_last:
+        inputs = load_inputs(job.program, job.network, cfg, rt, job.data, job.source, paths,
+                             resume or not main, job.record)
+        weight_ds, alpha_ds = build_halves(inputs.data, job.out)
+    warnings = [w for w in [warmup_warning(cfg)] if w]
+    if main:
+        for warning in warnings:
+            console.print(f"[yellow]warning:[/] {warning}")
+    device = distributed.device(rt.device)
+    net = inputs.supernet.to(device)
+    if rt.channels_last:
         net.to(memory_format=torch.channels_last)
-    prep.check_input(tuple(weight_ds[0]["image"].shape))
-    loss_fn = build_loss(cfg.loss, prep.data.num_classes)
-    strategy = STRATEGIES[cfg.strategy.value](net, cfg, loss_fn, prep.cost_model())
-    gens = {"weight": torch.Generator().manual_seed(cfg.seed + 10),
-            "alpha": torch.Generator().manual_seed(cfg.seed + 11)}
-    k = prep.data.num_classes
-    weights = Batches(make_loader(weight_ds, cfg.batch_size, gens["weight"], cfg.num_workers),
-                      k, device, cfg.channels_last)
-    alphas = Batches(make_loader(alpha_ds, cfg.batch_size, gens["alpha"], cfg.num_workers),
-                     k, device, cfg.channels_last)
+    inputs.check_input(tuple(weight_ds[0]["image"].shape))
+    loss_fn = build_loss(cfg.loss, inputs.data.num_classes)
+    strategy = strategy_class(cfg.strategy.value)(net, cfg, loss_fn, inputs.cost_model(),
+                                                  runtime=rt)
+    gens = {"weight": torch.Generator().manual_seed(rt.seed + 10),
+            "alpha": torch.Generator().manual_seed(rt.seed + 11)}
+    k = inputs.data.num_classes
+    weights = Batches(half_loader(weight_ds, cfg.batch_size, gens["weight"], rt.num_workers),
+                      k, device, rt.channels_last)
+    alphas = Batches(half_loader(alpha_ds, cfg.batch_size, gens["alpha"], rt.num_workers),
+                     k, device, rt.channels_last)
     steps = cfg.steps_per_epoch or len(weights.loader)
-    log = JsonlLog(paths.log) if main else MemoryLog(paths.log)
+    log = open_log(paths.log, main)
     progress = Progress()
     if resume and paths.last.is_file():
-        progress = load_state(paths.last, net, strategy, gens, prep.hash)
+        progress = load_state(paths.last, net, strategy, gens, inputs.hash)
         log.truncate_after(progress.epoch)
         log.write({"epoch": progress.epoch, "event": "resumed"})
     elif resume:
@@ -129,9 +159,9 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                         code="E400", hint="start the run without --resume")
     distributed.broadcast_module(net)  # identical start on every rank, whatever the init
     tb = TensorBoard(paths.tensorboard) if cfg.tensorboard and main else None
-    bar = make_progress(cfg.progress and main, console)
+    bar = make_progress(rt.progress and main, console)
     status = "running"
-    name = genotype_name(prep.space.name, cfg.strategy.value, cfg.seed)
+    name = genotype_name(inputs.space.name, cfg.strategy.value, rt.seed)
     try:
         with bar, sigterm_as_interrupt():
             ep_task = bar.add_task("epoch", total=cfg.epochs, completed=progress.epoch, info="")
@@ -150,7 +180,7 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                     bar.update(st_task, advance=1, info=_info(meters))
                 lr = strategy.lr
                 strategy.end_epoch()
-                record = _finish_epoch(prep, net, progress, epoch, meters, name, paths,
+                record = _finish_epoch(inputs, net, progress, epoch, meters, name, paths,
                                        alpha_on, console if main else None)
                 record.update(lr=lr, time_s=time.perf_counter() - t0)
                 progress.epoch = epoch
@@ -162,7 +192,7 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                 if tb is not None:
                     tb.scalars({k2: v for k2, v in record.items() if k2 != "epoch"}, epoch)
                 if main:
-                    save_state(paths.last, net, strategy, progress, gens, prep.hash)
+                    save_state(paths.last, net, strategy, progress, gens, inputs.hash)
                 bar.update(ep_task, completed=epoch, info=_info(meters))
                 if on_epoch_end is not None:
                     on_epoch_end(epoch, record)
@@ -179,8 +209,8 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     if status != "interrupted":
         stopped = cfg.patience is not None and progress.unchanged >= cfg.patience
         status = "stopped_early" if stopped and progress.epoch < cfg.epochs else "completed"
-    summary = summarize(prep, net, progress, paths, status, time.perf_counter() - start,
-                        console, final=status != "interrupted" and main)
+    summary = summarize(inputs, net, progress, paths, status, time.perf_counter() - start,
+                        console, final=status != "interrupted" and main, warnings=warnings)
     if main:
         write_json_atomic(paths.summary, summary)
     return SearchResult(status, job.out, paths.genotype, progress.epoch, history, summary)
@@ -214,27 +244,30 @@ def _info(m: _Meters) -> str:
     return "loss " + " ".join(parts)
 
 
-def _finish_epoch(prep: Prepared, net: Any, progress: Progress, epoch: int, m: _Meters,
+def _finish_epoch(inputs: SearchInputs, net: Any, progress: Progress, epoch: int, m: _Meters,
                   name: str, paths: SearchPaths, alpha_on: bool, console: Console | None
                   ) -> dict[str, Any]:
     """Derive, record and (with a ``console``: rank 0) write and announce the genotype."""
-    genotype = derive(prep.space, net.alphas, name)
-    text = genotype_text(genotype, prep.network, prep.settings, prep.provenance(epoch))
+    genotype = derive(inputs.space, net.alphas, name)
+    text = genotype_text(genotype, inputs.network, inputs.settings, inputs.provenance(epoch))
     signature = text.split("\n\n", 1)[1]
     changed = signature != progress.signature
-    if changed and progress.signature and console is not None:
-        console.print(f"epoch {epoch}: the genotype changed: {prep.one_line(genotype)}")
+    change = None
+    if changed and progress.signature:  # what changed since the last epoch, in one line
+        change = summary(diff_genotypes(loads(progress.signature).genotypes[name], genotype))
+    if change is not None and console is not None:
+        console.print(f"epoch {epoch}: the genotype changed: {change}")
     progress.unchanged = 0 if changed or not alpha_on else progress.unchanged + 1
     progress.signature = signature
     progress.alpha_history.append(net.alphas.snapshot())  # type: ignore[union-attr]
     if console is not None:
         write_text_atomic(paths.history(epoch), text)
         write_text_atomic(paths.genotype, text)
-    derived = build_discrete(derived_settings(prep.settings, name), genotype)
+    derived = build_discrete(derived_settings(inputs.settings, name), genotype)
     return {"epoch": epoch, "weight_loss": m.mean("weight_loss"),
             "alpha_loss": m.mean("alpha_loss"), "train_miou": _Meters.miou(m.train),
             "val_miou": _Meters.miou(m.val), "penalty": m.mean("penalty"),
             "expected_cost": m.mean("expected_cost"),
             "derived_params": sum(p.numel() for p in derived.parameters()),
-            "alphas_active": alpha_on, "genotype_changed": changed,
+            "alphas_active": alpha_on, "genotype_changed": changed, "genotype_diff": change,
             "unchanged_epochs": progress.unchanged}

@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
-from ..train.checkpoint import FORMAT_VERSION, RunPaths, capture_rng, load_checkpoint, \
-    restore_rng, save_checkpoint
+from ..runtime.seeding import capture_rng, restore_rng
+from ..train.checkpoint import FORMAT_VERSION, RunPaths, load_checkpoint, save_checkpoint
 
 KIND = "search"
 KEYS = frozenset({"format_version", "kind", "epoch", "net", "strategy", "rng", "config_hash",
@@ -92,8 +92,9 @@ def load_state(path: Path, net: torch.nn.Module, strategy: Any,
         raise CheckpointError(
             f"the settings differ from the run's (config hash {config_hash}, the run has "
             f"{state['config_hash']})", file=str(path),
-            hint="resume with the same space, network, data and search settings (only device, "
-                 "num_workers, progress, tensorboard and plots may change)")
+            hint="resume with the same space, network, data, search and runtime settings (only "
+                 "device, num_workers, channels_last, progress, tensorboard and plots may "
+                 "change)")
     net.load_state_dict(state["net"])
     strategy.load_state_dict(state["strategy"])
     restore_rng(state["rng"], generators)

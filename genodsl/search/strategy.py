@@ -13,9 +13,9 @@ order), and ``alpha_step`` only once the warm-up is over.
 
 In a distributed run each rank holds a slice of the step's batch; every gradient a step uses
 (weights, alphas, darts2's unrolled step and Hessian terms) and its loss are averaged over the
-ranks, weighted by slice size, before anything moves (:func:`genodsl.distributed.weighted_mean_`),
+ranks, weighted by slice size, before anything moves (:func:`genodsl.runtime.distributed.weighted_mean_`),
 so every rank takes the same step as one process on the whole batch and the ranks stay
-identical. The forward pass runs under the run's autocast (``search.amp``); with fp16 both
+identical. The forward pass runs under the run's autocast (``runtime.amp``); with fp16 both
 optimizers step through a ``GradScaler``.
 """
 
@@ -29,8 +29,9 @@ import torch
 from torch import nn
 
 from ..compile.supernet import EdgeWeights, Supernet
-from ..distributed import weighted_mean_
-from ..utils import amp_dtype, autocast
+from ..config import RuntimeConfig
+from ..runtime.device import amp_dtype, autocast
+from ..runtime.distributed import weighted_mean_
 from .config import SearchConfig
 from .costs import CostModel, cost_penalty
 
@@ -72,9 +73,10 @@ class BaseStrategy:
     name = "base"
 
     def __init__(self, net: Supernet, cfg: SearchConfig, loss_fn: nn.Module,
-                 cost: CostModel | None = None):
+                 cost: CostModel | None = None, *, runtime: RuntimeConfig = RuntimeConfig()):
         self.net = net
         self.cfg = cfg
+        self.runtime = runtime
         self.loss_fn = loss_fn
         self.cost = cost
         w, a = cfg.weights, cfg.alphas
@@ -87,7 +89,7 @@ class BaseStrategy:
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=cfg.epochs,
                                                                 eta_min=w.lr_min)
         self.device = next(net.parameters()).device
-        self.amp = amp_dtype(cfg.amp, self.device)
+        self.amp = amp_dtype(runtime.amp, self.device)
         fp16 = self.amp is torch.float16
         self.w_scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.a_scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)

@@ -1,39 +1,14 @@
-"""Losses, metrics, configuration and the generic training engine of genodsl.
+"""The training engine: any ``nn.Module`` on segmentation data, with exact resume.
 
-Names are loaded on first use (PEP 562), so importing one submodule (e.g. the losses, which
-the search config needs) never drags in the whole engine, and the CLI starts faster.
+One module per concern (import them directly; this package imports nothing itself):
+
+* :mod:`.config`      ``TrainConfig`` (the ``train:`` section), ``LossName``, ``EmptyMaskRule``
+* :mod:`.losses`, :mod:`.metrics`   losses behind one registry; DSC, IoU, HD95
+* :mod:`.optim`       the loss with its class weights, optimizer and lr schedule of a run
+* :mod:`.loop`        ``Trainer`` / ``fit``: epochs, validation, checkpoints, Ctrl-C, DDP
+* :mod:`.batches`     the batch contract; parameter and FLOP counts
+* :mod:`.history`     ``EpochStats``, ``TrainResult``, ``summary.json``
+* :mod:`.checkpoint`  run folder paths, checkpoint files
+* :mod:`.runlog`      JSONL log, curves, TensorBoard, progress bars, peak memory
+* :mod:`.evaluate`, :mod:`.predict`, :mod:`.compare`  using trained models
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "checkpoint": ["RunPaths", "load_checkpoint", "load_model", "load_run", "read_summary"],
-    "compare": ["CompareRow", "compare_runs", "render_comparison"],
-    "config": ["RunConfig", "TrainConfig", "build_config", "dump_config", "load_config",
-               "parse_overrides"],
-    "evaluate": ["EvalResult", "evaluate", "render_eval", "write_eval"],
-    "loop": ["EpochStats", "Trainer", "TrainResult", "fit"],
-    "losses": ["LOSS_NAMES", "LossName", "build_loss", "class_pixel_counts",
-               "inverse_frequency_weights"],
-    "metrics": ["BatchMetrics", "EmptyMaskRule", "MetricAccumulator", "segmentation_metrics"],
-    "predict": ["PredictionFiles", "predict", "predict_masks", "write_predictions"],
-    "runtime": ["count_flops", "count_parameters"],
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'genodsl.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__

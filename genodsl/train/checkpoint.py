@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..utils import torch_save_atomic
-from .config import RunConfig
+from ..runtime.saving import torch_save_atomic
 
 FORMAT_VERSION = 1
 LAST_KEYS = frozenset({
@@ -86,36 +83,6 @@ class RunPaths:
         return self.root / "tensorboard"
 
 
-def capture_rng(generators: Mapping[str, torch.Generator]) -> dict[str, Any]:
-    """The state of python, numpy, torch (and CUDA) RNGs and of the named generators."""
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
-    py_version, py_state, py_gauss = random.getstate()
-    state: dict[str, Any] = {
-        "python": [py_version, list(py_state), py_gauss],
-        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)),
-                  "pos": int(np_pos), "has_gauss": int(np_has_gauss),
-                  "gauss": float(np_gauss)},
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
-        "generators": {name: g.get_state() for name, g in generators.items()},
-    }
-    return state
-
-
-def restore_rng(state: Mapping[str, Any], generators: Mapping[str, torch.Generator]) -> None:
-    version, py_state, py_gauss = state["python"]
-    random.setstate((version, tuple(py_state), py_gauss))
-    np_state = state["numpy"]
-    np.random.set_state((np_state["name"], np_state["keys"].numpy().astype(np.uint32),
-                         np_state["pos"], np_state["has_gauss"], np_state["gauss"]))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    for name, g in generators.items():
-        if name in state["generators"]:
-            g.set_state(state["generators"][name])
-
-
 def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Write a checkpoint dict atomically (a crash never leaves a partial file)."""
     torch_save_atomic(dict(state), path)
@@ -154,8 +121,12 @@ def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def load_run(run_dir: str | os.PathLike[str], which: str = "best"
-             ) -> tuple[dict[str, Any], dict[str, torch.Tensor], RunConfig, dict[str, Any] | None]:
+             ) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any],
+                        dict[str, Any] | None]:
     """``(model_spec, state_dict, config, summary)`` of a run folder.
+
+    ``config`` is the run's config as JSON data (:class:`genodsl.runs.config.RunConfig`
+    validates it; the training engine does not know the sections above it).
 
     ``which`` is ``"best"`` (falls back to ``last`` when no validation ever ran) or ``"last"``.
     ``summary`` is None for a run that never finished or was interrupted before writing one.
@@ -169,12 +140,8 @@ def load_run(run_dir: str | os.PathLike[str], which: str = "best"
         state = load_checkpoint(paths.best, BEST_KEYS)
     else:
         state = load_checkpoint(paths.last, LAST_KEYS)
-    try:
-        config = RunConfig.model_validate(state["config"])
-    except Exception as exc:
-        raise CheckpointError(f"checkpoint config does not validate: {exc}",
-                              file=str(paths.root)) from None
-    return dict(state["model_spec"]), state["model"], config, read_summary(paths.root)
+    return (dict(state["model_spec"]), state["model"], dict(state["config"]),
+            read_summary(paths.root))
 
 
 def load_model(run_dir: str | os.PathLike[str], build: Callable[[dict[str, Any]], nn.Module],

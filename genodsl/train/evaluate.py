@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from rich.console import Console
 from rich.table import Table
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import ConfigError
-from ..utils import atomic_path, pick_device
-from .runtime import unpack_batch
+from ..files import atomic_path, write_json_atomic
+from ..runtime.device import pick_device
+from .batches import unpack_batch
 from .metrics import EmptyMaskRule, MetricAccumulator
-from .runlog import write_json_atomic
+from .runlog import make_progress
 
 CSV_NAME = "per_image.csv"
 JSON_NAME = "metrics.json"
@@ -37,26 +39,38 @@ def evaluate(model: nn.Module, dataset: Dataset, *, num_classes: int,
              batch_size: int = 1, num_workers: int = 0,
              empty: EmptyMaskRule | str = EmptyMaskRule.SCORE, hd95: bool = True,
              spacing: Sequence[float] | None = None,
-             out_dir: str | os.PathLike[str] | None = None) -> EvalResult:
-    """Run ``model`` over ``dataset`` and collect metrics; write files when ``out_dir`` is set."""
+             out_dir: str | os.PathLike[str] | None = None, progress: bool = False,
+             console: Console | None = None) -> EvalResult:
+    """Run ``model`` over ``dataset`` and collect metrics; write files when ``out_dir`` is set.
+
+    ``progress`` shows a bar over the batches (on ``console``).
+    """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     dev = device if isinstance(device, torch.device) else pick_device(device)
     model = model.to(dev).eval()
     acc = MetricAccumulator(num_classes, class_names, empty=empty, hd95=hd95, spacing=spacing)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    for batch in loader:
-        image, mask = unpack_batch(batch, num_classes)
-        logits = model(image.to(dev))
-        if logits.ndim != 4 or logits.shape[1] != num_classes \
-                or logits.shape[2:] != image.shape[2:]:
-            raise ConfigError(f"the model must return logits [B, {num_classes}, H, W], got "
-                              f"{tuple(logits.shape)} for input {tuple(image.shape)}")
-        acc.update(logits.argmax(dim=1).cpu(), mask, batch.get("name"), batch.get("case"))
+    with make_progress(progress, console) as bar:
+        task = bar.add_task("evaluate", total=len(loader), info="")
+        for batch in loader:
+            _score(model, batch, dev, num_classes, acc)
+            bar.update(task, advance=1)
     result = EvalResult(acc.columns, acc.rows(), acc.summary())
     if out_dir is not None:
         write_eval(result, out_dir)
     return result
+
+
+def _score(model: nn.Module, batch: Any, dev: torch.device, num_classes: int,
+           acc: MetricAccumulator) -> None:
+    image, mask = unpack_batch(batch, num_classes)
+    logits = model(image.to(dev))
+    if logits.ndim != 4 or logits.shape[1] != num_classes \
+            or logits.shape[2:] != image.shape[2:]:
+        raise ConfigError(f"the model must return logits [B, {num_classes}, H, W], got "
+                          f"{tuple(logits.shape)} for input {tuple(image.shape)}")
+    acc.update(logits.argmax(dim=1).cpu(), mask, batch.get("name"), batch.get("case"))
 
 
 def _cell(value: Any) -> Any:

@@ -3,7 +3,8 @@
 Samples are dicts ``image`` float ``[C, H, W]``, ``mask`` int64 ``[H, W]``, ``name``, ``case``;
 the model maps ``[B, C, H, W]`` to logits ``[B, K, H, W]``. The caller builds the model and
 passes an opaque, JSON-serialisable ``model_spec`` that is stored in every checkpoint so that
-:func:`~genodsl.train.checkpoint.load_model` can rebuild it later.
+the saved run can be rebuilt later. Settings: ``train`` (:class:`TrainConfig`) and ``runtime``
+(device, amp, workers, seed, progress: :class:`genodsl.config.RuntimeConfig`).
 
 Reproducibility: the train and validation DataLoaders have their own seeded generators and
 workers are seeded from them; ``last.pt`` holds the model, optimizer, scheduler, scaler,
@@ -12,7 +13,7 @@ Resuming from it reproduces an uninterrupted run exactly on CPU (same weights, s
 Ctrl-C inside an epoch writes ``interrupted.pt`` (weights only; not a resume point) and the
 summary, and returns; resuming restarts that epoch from ``last.pt``.
 
-Distributed (inside :func:`genodsl.distributed.session`, e.g. under torchrun): the model is
+Distributed (inside :func:`genodsl.runtime.distributed.session`, e.g. under torchrun): the model is
 wrapped in ``DistributedDataParallel`` (BatchNorm becomes ``SyncBatchNorm`` on CUDA);
 ``batch_size`` is the global batch and each rank trains on its slice of the batches one
 process would draw, its loss weighted by the slice's share, so a step equals the
@@ -28,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -36,78 +37,44 @@ import numpy as np
 import torch
 from rich.console import Console
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+from torch.utils.data import Dataset
 
-from .. import distributed
+from ..config import RuntimeConfig, changed_outcome, dump_config
 from ..errors import CheckpointError, ConfigError, DataError
-from ..utils import (amp_dtype, autocast, pick_device, seed_everything, sigterm_as_interrupt,
-                     write_text_atomic)
-from .checkpoint import (FORMAT_VERSION, LAST_KEYS, RunPaths, capture_rng,
-                         load_checkpoint, restore_rng, save_checkpoint)
-from .config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
-from .losses import LossName, build_loss, class_pixel_counts, inverse_frequency_weights
+from ..files import write_json_atomic, write_text_atomic
+from ..runtime import distributed
+from ..runtime.device import amp_dtype, autocast, check_device
+from ..runtime.loader import make_loader
+from ..runtime.seeding import capture_rng, preserve_rng, restore_rng, seed_everything
+from ..runtime.signals import sigterm_as_interrupt
+from .batches import count_flops, count_parameters, unpack_batch
+from .checkpoint import LAST_KEYS, FORMAT_VERSION, RunPaths, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .history import EpochStats, TrainResult, summarize
 from .metrics import MetricAccumulator
-from .runlog import (JsonlLog, TensorBoard, make_progress, peak_memory_mb, reset_peak_memory,
-                     write_curves, write_json_atomic)
-from .runtime import count_flops, count_parameters, preserve_rng, seed_worker, unpack_batch
+from .optim import loss_weights, make_loss, make_optimizer, make_scheduler
+from .runlog import (JsonlLog, TensorBoard, make_progress, open_log, peak_memory_mb,
+                     reset_peak_memory, write_curves)
 
-FLOPS_DEFINITION = "forward pass of one image, FlopCounterMode (2 FLOPs per multiply-add)"
 CURVES_EVERY_S = 60.0  # redraw curves.png during training at most this often (and at the end)
 
-
-@dataclass(frozen=True)
-class EpochStats:
-    """One epoch of training (and validation, when it ran)."""
-
-    epoch: int
-    train_loss: float
-    lr: float
-    time_s: float
-    peak_memory_mb: float | None
-    val_loss: float | None = None
-    val_dsc: float | None = None
-    val_miou: float | None = None
-    val_dsc_per_class: dict[str, float | None] | None = None
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    status: str  # "completed" or "interrupted"
-    run_dir: Path
-    history: list[EpochStats]
-    summary: dict[str, Any]
-
-
 Callback = Callable[["Trainer", EpochStats], None]
-
-
-class MemoryLog(JsonlLog):
-    """A :class:`JsonlLog` that keeps its lines in memory: the log of ranks other than 0."""
-
-    def __init__(self, path: Path):
-        super().__init__(path)
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        self.records.append(dict(record))
-
-    def read(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.records]
-
-    def truncate_after(self, epoch: int) -> None:
-        self.records = [r for r in self.records if int(r.get("epoch", 0)) <= epoch]
 
 
 class Trainer:
     """Train ``model`` on ``train_data``, validating on ``val_data``, into ``run_dir``."""
 
     def __init__(self, model: nn.Module, train_data: Dataset, val_data: Dataset | None = None,
-                 *, config: TrainConfig | RunConfig, run_dir: str | os.PathLike[str],
-                 num_classes: int, model_spec: Mapping[str, Any] | None = None,
+                 *, config: TrainConfig, runtime: RuntimeConfig = RuntimeConfig(),
+                 run_dir: str | os.PathLike[str], num_classes: int,
+                 model_spec: Mapping[str, Any] | None = None,
                  class_names: Sequence[str] | None = None, callbacks: Sequence[Callback] = (),
-                 progress: bool = True, console: Console | None = None):
-        self.run_config = config if isinstance(config, RunConfig) else RunConfig(train=config)
-        self.cfg: TrainConfig = self.run_config.train
+                 console: Console | None = None, record: Mapping[str, Any] | None = None):
+        """``record``: the whole run config as JSON data (``config.yaml`` and checkpoints);
+        by default the ``runtime`` and ``train`` sections."""
+        self.cfg, self.runtime = config, runtime
+        self.record = dict(record) if record is not None else {
+            "runtime": runtime.model_dump(mode="json"), "train": config.model_dump(mode="json")}
         if num_classes < 2:
             raise ConfigError(f"segmentation needs at least 2 classes, got {num_classes}")
         self.model, self.train_data, self.val_data = model, train_data, val_data
@@ -123,10 +90,9 @@ class Trainer:
             raise ConfigError(f"model_spec must be JSON-serialisable: {exc}") from None
         self.paths = RunPaths(Path(run_dir))
         self.callbacks = list(callbacks)
-        self.progress_enabled, self.console = progress, console
+        self.console = console
         self.history: list[EpochStats] = []
-        self.epoch = 0
-        self.global_step = 0
+        self.epoch, self.global_step = 0, 0
         self.best_score: float | None = None
         self.best_epoch: int | None = None
         self._dirty = False  # weights changed since last.pt was written
@@ -135,7 +101,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- setup
     def _setup(self, resume: bool) -> dict[str, Any] | None:
-        cfg, paths = self.cfg, self.paths
+        cfg, rt, paths = self.cfg, self.runtime, self.paths
         distributed.check_joined()
         self.world = distributed.world()
         ckpt = None
@@ -147,67 +113,37 @@ class Trainer:
                               hint="resume it, or choose a new run folder")
         if len(self.train_data) == 0:  # type: ignore[arg-type]
             raise DataError("the training set is empty")
-        if cfg.deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        seed_everything(cfg.seed, cfg.deterministic)
-        if pick_device(cfg.device).type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"train.device is '{cfg.device}' but CUDA is not available")
-        self.device = distributed.device(cfg.device)
+        seed_everything(rt.seed, rt.deterministic)
+        check_device(rt.device)
+        self.device = distributed.device(rt.device)
         if self.world.size > 1 and self.device.type == "cuda":
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.model.to(self.device)
-        if cfg.channels_last:
+        if rt.channels_last:
             self.model.to(memory_format=torch.channels_last)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ConfigError("the model has no trainable parameters")
         self.params = params
-
-        if cfg.class_weights is not None:
-            weights: list[float] | None = list(cfg.class_weights)
-        elif ckpt is not None:
-            weights = ckpt["loss_weights"]
-        elif cfg.loss is LossName.WEIGHTED_DICE:
-            with preserve_rng():
-                counts = class_pixel_counts(
-                    (self.train_data[i]["mask"] for i in range(len(self.train_data))),  # type: ignore[arg-type]
-                    self.num_classes)
-            weights = inverse_frequency_weights(counts)
-        else:
-            weights = None
-        self.loss_weights = weights
-        opts = {"class_weights": weights} if weights is not None else {}
-        self.loss_fn = build_loss(cfg.loss, self.num_classes, **opts).to(self.device)
-
-        if cfg.optimizer == "sgd":
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
-                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        else:
-            opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-            self.optimizer = opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min)
-            if cfg.scheduler == "cosine" else None)
-        self.amp = amp_dtype(cfg.amp, self.device)
+        self.loss_weights = loss_weights(cfg, self.train_data, self.num_classes, ckpt)
+        self.loss_fn = make_loss(cfg, self.num_classes, self.loss_weights).to(self.device)
+        self.optimizer = make_optimizer(cfg, params)
+        self.scheduler = make_scheduler(cfg, self.optimizer)
+        self.amp = amp_dtype(rt.amp, self.device)
         use_scaler = self.amp is torch.float16
         self.scaler = torch.amp.GradScaler(self.device.type if use_scaler else "cpu",
                                            enabled=use_scaler)
 
-        self.generators = {"train": torch.Generator().manual_seed(cfg.seed),
-                           "val": torch.Generator().manual_seed(cfg.seed + 1)}
-        common = dict(num_workers=cfg.num_workers, worker_init_fn=seed_worker,
-                      pin_memory=self.device.type == "cuda")
-        batches = BatchSampler(RandomSampler(self.train_data,  # type: ignore[arg-type]
-                                             generator=self.generators["train"]),
-                               cfg.batch_size, drop_last=False)
-        self.train_loader = DataLoader(
-            self.train_data, batch_sampler=distributed.ShardedBatchSampler(batches),
-            generator=self.generators["train"], **common)
+        self.generators = {"train": torch.Generator().manual_seed(rt.seed),
+                           "val": torch.Generator().manual_seed(rt.seed + 1)}
+        common = dict(num_workers=rt.num_workers, pin_memory=self.device.type == "cuda")
+        self.train_loader = make_loader(self.train_data, cfg.batch_size,
+                                        self.generators["train"], **common)
         if len(self.train_loader) == 0:
             raise DataError(f"{len(self.train_data)} training images cannot feed "  # type: ignore[arg-type]
                             f"{self.world.size} processes", hint="use fewer processes")
-        self.val_loader = (DataLoader(self.val_data, shuffle=False, batch_size=cfg.batch_size,
-                                      generator=self.generators["val"], **common)
+        self.val_loader = (make_loader(self.val_data, cfg.batch_size, self.generators["val"],
+                                       shuffle=False, **common)
                            if self.val_data is not None and len(self.val_data) > 0  # type: ignore[arg-type]
                            else None)
 
@@ -224,7 +160,7 @@ class Trainer:
                                "flops_input_shape": list(sample.shape) if flops is not None
                                else None}
         if self.world.main:
-            write_text_atomic(paths.config, dump_config(self.run_config))
+            write_text_atomic(paths.config, dump_config(self.record))
         self.net: nn.Module = self.model  # what the training steps call
         if self.world.size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -232,14 +168,15 @@ class Trainer:
         return ckpt
 
     def _check_resumable(self, ckpt: Mapping[str, Any]) -> None:
+        saved = ckpt["config"]
         try:
-            saved = RunConfig.model_validate(ckpt["config"]).train
+            train = TrainConfig.model_validate(saved.get("train", {}))
+            runtime = RuntimeConfig.model_validate(saved.get("runtime", {}))
         except Exception as exc:
             raise CheckpointError(f"checkpoint config does not validate: {exc}",
                                   file=str(self.paths.last)) from None
-        changed = [f"train.{k}: {getattr(saved, k)!r} -> {getattr(self.cfg, k)!r}"
-                   for k in TrainConfig.model_fields
-                   if k not in RESUMABLE_CHANGES and getattr(saved, k) != getattr(self.cfg, k)]
+        changed = (changed_outcome(train, self.cfg, "train")
+                   + changed_outcome(runtime, self.runtime, "runtime"))
         if changed:
             raise ConfigError("cannot resume with changed settings: " + "; ".join(changed),
                               hint="resume with the run's config.yaml, or start a new run folder")
@@ -266,7 +203,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- state
     def _common_state(self) -> dict[str, Any]:
-        return {"format_version": FORMAT_VERSION, "config": self.run_config.model_dump(mode="json"),
+        return {"format_version": FORMAT_VERSION, "config": self.record,
                 "model_spec": self.model_spec, "num_classes": self.num_classes,
                 "class_names": self.class_names,
                 "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
@@ -290,7 +227,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- epochs
     def _forward(self, image: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
-        if self.cfg.channels_last:
+        if self.runtime.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.amp):
             logits = (net or self.model)(image)
@@ -347,8 +284,7 @@ class Trainer:
         if self.val_loader is None:
             raise ConfigError("no validation set was given")
         self.model.eval()
-        acc = MetricAccumulator(self.num_classes, self.class_names,
-                                empty=self.cfg.empty_mask_rule)
+        acc = MetricAccumulator(self.num_classes, self.class_names, empty=self.cfg.empty_mask_rule)
         total, count = 0.0, 0
         for batch in self.val_loader:
             image, mask = unpack_batch(batch, self.num_classes)
@@ -384,7 +320,7 @@ class Trainer:
         """Train to ``config.epochs``; with ``resume`` continue from ``checkpoints/last.pt``."""
         ckpt = self._setup(resume)
         main = self.world.main
-        log = JsonlLog(self.paths.log) if main else MemoryLog(self.paths.log)
+        log = open_log(self.paths.log, main)
         if ckpt is not None:
             log.truncate_after(self.epoch)
             log.write({"kind": "resume", "epoch": self.epoch})
@@ -393,7 +329,7 @@ class Trainer:
             restore_rng(self._rng_state, self.generators)
         tb = TensorBoard(self.paths.tensorboard) if self.cfg.tensorboard and main else None
         status = "completed"
-        progress = make_progress(self.progress_enabled and main, self.console)
+        progress = make_progress(self.runtime.progress and main, self.console)
         try:
             with progress, sigterm_as_interrupt():
                 epochs = progress.add_task("epoch", total=self.cfg.epochs,
@@ -447,31 +383,18 @@ class Trainer:
         self._curves_at = time.monotonic()
 
     def summary(self, status: str) -> dict[str, Any]:
-        best = next((h for h in self.history if h.epoch == self.best_epoch), None)
-        final = next((h for h in reversed(self.history) if h.val_dsc is not None), None)
-        mems = [h.peak_memory_mb for h in self.history if h.peak_memory_mb is not None]
-        times = [h.time_s for h in self.history]
-        return {
-            "status": status, "epochs": self.cfg.epochs,
-            "epochs_completed": self.history[-1].epoch if self.history else 0,
-            "dsc": best.val_dsc if best else None, "miou": best.val_miou if best else None,
-            "best_epoch": self.best_epoch, "best": asdict(best) if best else None,
-            "final": asdict(final) if final else None,
-            "final_train_loss": self.history[-1].train_loss if self.history else None,
-            **self.model_info, "flops_definition": FLOPS_DEFINITION,
-            "time_per_epoch_s": sum(times) / len(times) if times else None,
-            "total_time_s": sum(times), "peak_memory_mb": max(mems) if mems else None,
-            "peak_memory_kind": peak_memory_mb(self.device)[1], "device": str(self.device),
-            "loss": self.cfg.loss.value, "num_classes": self.num_classes,
-            "class_names": self.class_names, "empty_mask_rule": self.cfg.empty_mask_rule.value,
-            "model_spec": self.model_spec,
-        }
+        return summarize(
+            self.history, self.best_epoch, status=status, epochs=self.cfg.epochs,
+            **self.model_info, peak_memory_kind=peak_memory_mb(self.device)[1],
+            device=str(self.device), loss=self.cfg.loss.value, num_classes=self.num_classes,
+            class_names=self.class_names, empty_mask_rule=self.cfg.empty_mask_rule.value,
+            model_spec=self.model_spec)
 
 
 def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, *,
-        config: TrainConfig | RunConfig, run_dir: str | os.PathLike[str], num_classes: int,
+        config: TrainConfig, run_dir: str | os.PathLike[str], num_classes: int,
         model_spec: Mapping[str, Any] | None = None, resume: bool = False,
         **kwargs: Any) -> TrainResult:
-    """Functional form of :class:`Trainer` (``kwargs``: class_names, callbacks, progress...)."""
+    """Functional form of :class:`Trainer` (``kwargs``: runtime, class_names, callbacks...)."""
     return Trainer(model, train_data, val_data, config=config, run_dir=run_dir,
                    num_classes=num_classes, model_spec=model_spec, **kwargs).fit(resume=resume)

@@ -17,7 +17,6 @@ from :func:`class_pixel_counts`), turned into inverse-frequency weights normalis
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Iterable, Sequence
 
 import torch
@@ -25,14 +24,7 @@ from monai.losses import DiceCELoss, DiceLoss
 from torch import nn
 
 from ..errors import ConfigError, DataError, did_you_mean
-
-
-class LossName(str, Enum):
-    DICE = "dice"
-    DICE_REF = "dice_ref"
-    WEIGHTED_DICE = "weighted_dice"
-    CE = "ce"
-    DICE_CE = "dice_ce"
+from .config import LossName
 
 
 LOSS_NAMES: tuple[str, ...] = tuple(m.value for m in LossName)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from enum import Enum
 from typing import Sequence
 
 import torch
@@ -35,11 +34,7 @@ from monai.metrics import compute_dice, compute_hausdorff_distance, compute_iou
 from monai.networks.utils import one_hot
 
 from ..errors import DataError
-
-
-class EmptyMaskRule(str, Enum):
-    SCORE = "score"
-    IGNORE = "ignore"
+from .config import EmptyMaskRule
 
 
 @dataclass(frozen=True)

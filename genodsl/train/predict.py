@@ -20,7 +20,8 @@ from PIL import Image
 from torch import nn
 
 from ..errors import DataError
-from ..utils import atomic_path, pick_device
+from ..files import atomic_path
+from ..runtime.device import pick_device
 
 # Foreground colours (RGB), cycled for classes 1, 2, ...
 PALETTE: tuple[tuple[int, int, int], ...] = (

@@ -16,24 +16,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from ..errors import ConfigError
-from ..utils import atomic_path, write_text_atomic
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf -> None, tensors -> numbers, recursively."""
-    if isinstance(value, torch.Tensor):
-        value = value.item() if value.numel() == 1 else value.tolist()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def write_json_atomic(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(_clean(data), indent=2, sort_keys=False) + "\n")
+from ..files import atomic_path, json_safe, write_text_atomic
 
 
 class JsonlLog:
@@ -45,7 +28,7 @@ class JsonlLog:
     def write(self, record: Mapping[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(_clean(record)) + "\n")
+            fh.write(json.dumps(json_safe(record)) + "\n")
             fh.flush()
 
     def read(self) -> list[dict[str, Any]]:
@@ -150,3 +133,25 @@ def make_progress(enabled: bool, console: Console | None = None) -> Progress:
         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("left"),
         TimeRemainingColumn(), console=console, disable=not enabled, transient=False,
     )
+
+
+class MemoryLog(JsonlLog):
+    """A :class:`JsonlLog` that keeps its lines in memory: the log of ranks other than 0."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self.records.append(dict(record))
+
+    def read(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.records]
+
+    def truncate_after(self, epoch: int) -> None:
+        self.records = [r for r in self.records if int(r.get("epoch", 0)) <= epoch]
+
+
+def open_log(path: Path, main: bool) -> JsonlLog:
+    """The run's log: the file on rank 0 (or a plain process), in memory on the others."""
+    return JsonlLog(path) if main else MemoryLog(path)

@@ -1,36 +1,14 @@
-"""Helpers of the training engine: the batch contract check, seeding, parameter/FLOP counts."""
+"""The batch contract of the training engine, and a model's parameter and FLOP counts."""
 
 from __future__ import annotations
 
-import random
-from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
-import numpy as np
 import torch
-
-from ..compile.flops import count_flops as count_flops_of, count_params
 from torch import nn
 
+from ..compile.flops import count_flops as count_flops_of, count_params
 from ..errors import DataError
-from .checkpoint import capture_rng, restore_rng
-
-
-def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: numpy and python RNGs follow the worker's torch seed."""
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-@contextmanager
-def preserve_rng() -> Iterator[None]:
-    """Run a block without disturbing the global RNG streams (python, numpy, torch)."""
-    state = capture_rng({})
-    try:
-        yield
-    finally:
-        restore_rng(state, {})
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

@@ -32,8 +32,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import BatchSampler, Sampler
 
-from .errors import ConfigError, GenoError
-from .utils import pick_device
+from ..errors import ConfigError, GenoError
+from .device import pick_device
 
 TIMEOUT_ENV = "GENODSL_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_S = 1800.0
@@ -82,7 +82,8 @@ def check_joined() -> None:
     """Refuse to run a launcher's worker alone (every worker would write the same folder)."""
     if launched() and not (dist.is_available() and dist.is_initialized()):
         raise ConfigError("this process was started by torchrun but has not joined the run",
-                          hint="run the search or training inside genodsl.distributed.session()")
+                          hint="run the search or training inside "
+                               "genodsl.runtime.distributed.session()")
 
 
 def timeout_s() -> float:
@@ -99,7 +100,7 @@ def timeout_s() -> float:
 
 
 def device(name: str | None = None) -> torch.device:
-    """:func:`~genodsl.utils.pick_device`, then one GPU per local rank in a distributed run."""
+    """:func:`~genodsl.runtime.device.pick_device`, then one GPU per local rank in a distributed run."""
     chosen = pick_device(name)
     w = world()
     if w.size > 1 and chosen.type == "cuda":
