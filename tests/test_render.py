@@ -256,3 +256,20 @@ def test_cli_bad_names(tmp_path, capsys, args, message):
                             str(tmp_path / "x.svg")], capsys)
     assert code == 2 and message in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_network_labels_are_the_stage_plan(nasunet, double):
+    from genodsl.lang.ir import Network
+    from genodsl.lang.plan import stage_plan
+
+    settings = nasunet.networks["nasunet_promise12"].settings.model_copy(
+        update={"double_down_channel": double, "depth": 3})
+    plan = stage_plan(settings, nasunet.cells_of(settings.cells), (64, 64))
+    ns = nodes(render_network(Network("n", settings), nasunet, input_size=64))
+    for stage in (*plan.stems, *plan.cells):
+        h, w = stage.size
+        assert ns[stage.name]["label"].endswith(f"{h}×{w} · {stage.out_channels} ch")
+    skips = {k for k, a in edges(render_network(Network("n", settings), nasunet)).items()
+             if a.get("constraint") == "false"}
+    assert skips == {(c.s0, c.name) for c in plan.up_cells}
