@@ -76,9 +76,8 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
                                 generator=g).to(device))
     if case == "a":
         geno = derive(space, supernet.alphas, "BENCH")
-        dbb = NetworkSettings(**{**settings.model_dump(), "cells": "BENCH",
-                          "stem_multiplier": settings.stem_multiplier or len(space.cells[
-                              next(iter(space.cells))].nodes)})
+        dbb = NetworkSettings(**{**settings.model_dump(), "cells": "BENCH",  # supernet stems
+                                 "stem_multiplier": supernet.net.plan.stem_multiplier})
         model = build_discrete(dbb, geno).to(device)
         opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.95, weight_decay=3e-4)
 
