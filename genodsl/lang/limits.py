@@ -29,6 +29,7 @@ NETWORK_LIMITS = {                # E062: network entries
     "classes": 1024,
     "stem_multiplier": 64,
 }
+MAX_NETWORK_OPS = 10_000          # E062: ops one network builds (edges × candidates × cells)
 MAX_PARAMETERS = 500_000_000      # E062: estimated parameters of one network (2 GB of float32)
 
 _ARG_LIMITS = {"k": MAX_KERNEL, "dilation": MAX_DILATION, "reduction": MAX_REDUCTION}
@@ -100,6 +101,13 @@ def estimate_parameters(settings, cells: CellPair) -> int:
     return total + c_p * settings.classes
 
 
+def count_ops(settings, cells: CellPair) -> int:
+    """The ops the network builds: every candidate of every edge of every cell."""
+    per_cell = {t: sum(len(e.ops) for _, _, e in c.op_edges()) for t, c in cells.cells.items()}
+    return (settings.depth * per_cell.get(CellType.DOWN, 0)
+            + (settings.depth + 1) * per_cell.get(CellType.UP, 0))
+
+
 def _check_network(net: Network, program: Program) -> Iterable[Diagnostic]:
     settings = net.settings
     if settings is None:
@@ -113,6 +121,13 @@ def _check_network(net: Network, program: Program) -> Iterable[Diagnostic]:
                              span=net.entry_span(key), hint=f"{key} is at most {limit}")
     cells = program.cells_of(settings.cells)
     if over or cells is None:
+        return
+    ops = count_ops(settings, cells)
+    if ops > MAX_NETWORK_OPS:
+        yield Diagnostic(
+            "E062", f"network '{net.name}' would build {ops:,} ops (the limit is "
+            f"{MAX_NETWORK_OPS:,})", span=net.span,
+            hint="use fewer nodes, fewer candidates per edge or a smaller depth")
         return
     params = estimate_parameters(settings, cells)
     if params > MAX_PARAMETERS:

@@ -193,3 +193,11 @@ def test_the_parameter_estimate_bounds_the_real_count(file, network):
                                        program.cells_for(network))
     real = sum(p.numel() for p in genodsl.build(program, network).parameters())
     assert real <= bound <= 3 * real
+
+
+def test_a_supernet_with_too_many_ops(cli, tmp_path):
+    text = (GENOTYPES / "nasunet_space.geno").read_text(encoding="utf-8")
+    f = _file(tmp_path, text.replace("nodes 3", "nodes 40", 1), "space.geno")
+    code, _, err = cli("check", f)
+    assert code == 2 and "Traceback" not in err
+    assert "error[E062]: network 'nasunet_search' would build" in err
