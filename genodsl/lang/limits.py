@@ -12,6 +12,7 @@ from typing import Iterable
 
 from ..errors import Diagnostic
 from .ir import CellPair, CellType, Network, OpCall, Program
+from .plan import stage_plan
 
 MAX_FILE_BYTES = 1 << 20          # E004: one .geno file (or loads text), in bytes
 MAX_INT_DIGITS = 18               # E006: digits of an integer literal (below 2**63)
@@ -67,38 +68,19 @@ def _edge_bound(op: OpCall, c: int) -> int:
     return c * c * (k * k + 2) + c * (k * k + 4)
 
 
-def _cell_bound(cell, c_pp: int, c_p: int, c: int) -> tuple[int, int]:
-    """(parameter bound, output channels) of one cell on inputs of c_pp and c_p channels."""
-    params = (c_pp + c_p) * c + 4 * c  # the two 1×1 preprocessing convs and their norms
-    for _, _, edge in cell.op_edges():
-        params += sum(_edge_bound(op, c) for op in edge.ops)
-    return params, c * max(1, len(cell.outputs))
-
-
 def estimate_parameters(settings, cells: CellPair) -> int:
-    """An upper bound of the parameters of the network (the walk of compile/network.py)."""
-    down, up = cells.cells.get(CellType.DOWN), cells.cells.get(CellType.UP)
-    multiplier = settings.stem_multiplier
-    if multiplier is None:  # 4 for a genotype, M for a search space
-        multiplier = max(1, len(down.nodes)) if down is not None and down.search else 4
-    c_stem = multiplier * settings.C
-    total = 10 * settings.in_channels * c_stem + 4 * c_stem  # the two stems (1×1, 3×3)
-    if down is None or up is None:
-        return total
-    encoder = [c_stem, c_stem]
-    c_pp, c_p, c = c_stem, c_stem, settings.C
-    for _ in range(settings.depth):
-        c = c * 2 if settings.double_down_channel else c
-        params, out = _cell_bound(down, c_pp, c_p, c)
-        total += params
-        c_pp, c_p = c_p, out
-        encoder.append(c_p)
-    for i in range(settings.depth + 1):
-        c = max(1, c // 2) if settings.double_down_channel else c
-        params, out = _cell_bound(up, encoder[settings.depth - i], c_p, c)
-        total += params
-        c_p = out
-    return total + c_p * settings.classes
+    """An upper bound of the parameters of the network, over its stage plan."""
+    if any(t not in cells.cells for t in CellType):
+        return 0  # validate reports the missing cell
+    plan = stage_plan(settings, cells)
+    total = sum(s.kernel ** 2 * s.in_channels * s.out_channels + 2 * s.out_channels
+                for s in plan.stems)
+    for stage in plan.cells:
+        c = stage.C
+        total += (stage.c_prev_prev + stage.c_prev) * c + 4 * c  # the two 1×1 preprocessings
+        total += sum(_edge_bound(op, c) for _, _, edge in cells.cells[stage.type].op_edges()
+                     for op in edge.ops)
+    return total + plan.head.in_channels * plan.head.out_channels
 
 
 def count_ops(settings, cells: CellPair) -> int:
