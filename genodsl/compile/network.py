@@ -32,6 +32,7 @@ class NasUnet(nn.Module):
                  make_edge: EdgeFactory):
         super().__init__()
         self.plan = stage_plan(settings, cells)
+        self.size_divisor = self.plan.divisor  # input H and W must be multiples of it
         self.stem0, self.stem1 = (_stem(s) for s in self.plan.stems)
         self.down_cells = nn.ModuleList()
         self.up_cells = nn.ModuleList()
