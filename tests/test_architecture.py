@@ -127,6 +127,8 @@ FAST_PATH = {
     "fmt": "from genodsl.cli import main; main(['fmt', '--check', 'genotypes/'])",
     "render a cell": ("from genodsl.cli import main; main(['render', 'genotypes/nasunet.geno', "
                       "'--cell', 'NASUNET.down', '-o', '{tmp}/down.dot'])"),
+    "diff": ("from genodsl.cli import main; main(['diff', 'genotypes/nasunet.geno:NASUNET', "
+             "'genotypes/nasunet.geno:NAS_UNET_V2', '-o', '{tmp}/diff.dot'])"),
 }
 
 
