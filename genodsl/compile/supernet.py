@@ -32,8 +32,8 @@ def mixed_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
 class Supernet(nn.Module):
     """``forward(x)`` mixes every edge by softmax(alphas); strategies pass their own weights."""
 
-    def __init__(self, settings: NetworkSettings, space: SearchSpace, share_normal_alphas: bool = True,
-                 alpha_init_std: float = 1e-3):
+    def __init__(self, settings: NetworkSettings, space: SearchSpace,
+                 share_normal_alphas: bool = True, alpha_init_std: float = 1e-3):
         super().__init__()
         self.settings = settings
         self.space = space
@@ -61,7 +61,7 @@ class Supernet(nn.Module):
         return self.net(x, down, up)  # [B, classes, H, W]
 
 
-def build_supernet(settings: NetworkSettings, space: SearchSpace, *, share_normal_alphas: bool = True,
-                   alpha_init_std: float = 1e-3) -> Supernet:
+def build_supernet(settings: NetworkSettings, space: SearchSpace, *,
+                   share_normal_alphas: bool = True, alpha_init_std: float = 1e-3) -> Supernet:
     """The supernet of ``space`` in the backbone ``settings`` (see :class:`Supernet`)."""
     return Supernet(settings, space, share_normal_alphas, alpha_init_std)

@@ -99,7 +99,8 @@ def lower_discrete_cell(ctype: CellType,
                        "each source feeds a node through one edge")
                 continue
             role = edge_role(ctype, g.nodes[source.text]["data"].index)
-            g.add_edge(source.text, name.text, data=OpEdge(role, (edge.op,), slot, None, edge.span))
+            g.add_edge(source.text, name.text,
+                       data=OpEdge(role, (edge.op,), slot, None, edge.span))
     if outputs is not None:
         g.add_node(OUTPUT, data=StateNode(NodeKind.OUTPUT, OUTPUT, 10**7, output_span))
         for position, n in enumerate(outputs):
