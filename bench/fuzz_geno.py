@@ -10,7 +10,8 @@ imports out of the project). Each goes through ``genodsl.loads`` or ``genodsl.lo
 ``genodsl.build`` when its networks have settings the seeds do not (and for a sample of the
 rest). A child process runs the inputs one at a time under a memory limit
 (``resource.setrlimit``); the parent kills it when an input runs past its time limit (5 s to
-load, 20 s to build) and starts a new one. Outcomes are counted: ok, GenoError, foreign (any
+load, 20 s to build: in CPU time, or 10× that in wall time for an input that blocks) and
+starts a new one. Outcomes are counted: ok, GenoError, foreign (any
 other exception), hang, memory (MemoryError, or the child died), with the peak memory of the
 children.
 """
@@ -262,6 +263,7 @@ class Runner:
         self.proc = None
         self.conn = None
         self.cli_ok = False
+        self.cpu_start = 0.0
 
     def start(self) -> None:
         parent, child = self.ctx.Pipe()
@@ -275,15 +277,31 @@ class Runner:
             self.proc.join()
         self.proc = None
 
+    def cpu_seconds(self, absolute: bool = False) -> float:
+        """CPU time of the child (since this job started, unless ``absolute``)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("inf")  # cannot tell: wall time decides
+        return used if absolute else used - self.cpu_start
+
     def run(self, job: tuple, first_s: float) -> tuple[str, str, int]:
         if self.proc is None:
             self.start()
+        self.cpu_start = self.cpu_seconds(absolute=True)
         self.conn.send(job)
         limit = first_s
+        start = time.perf_counter()
         while True:
-            if not self.conn.poll(limit):
-                self.kill()
-                return "hang", f"over {limit:.0f} s", 0
+            if not self.conn.poll(0.25):
+                waited = time.perf_counter() - start
+                # a hang spends its limit in CPU time, or blocks (no CPU) for 10× the limit:
+                # a child merely starved by a busy machine is not one
+                if waited > limit and (self.cpu_seconds() > limit or waited > 10 * limit):
+                    self.kill()
+                    return "hang", f"over {limit:.0f} s", 0
+                continue
             try:
                 msg = self.conn.recv()
             except (EOFError, OSError):
@@ -291,7 +309,8 @@ class Runner:
                 self.kill()
                 return "memory", f"the child died (exit {code})", 0
             if msg[0] == "build":
-                limit = BUILD_S
+                limit, start = BUILD_S, time.perf_counter()
+                self.cpu_start = self.cpu_seconds(absolute=True)
                 continue
             self.cli_ok = msg[4]
             return msg[1], msg[2], msg[3]
