@@ -6,7 +6,7 @@ Each process count runs under PyTorch's launcher (``python -m torch.distributed.
 per GPU on CUDA (NCCL), else CPU processes (gloo) that share the machine's cores
 (``cores // N`` threads each, so every row uses the whole machine). One process runs the
 plain model; more wrap it in ``DistributedDataParallel``. A step is forward + Dice loss +
-backward (gradients all-reduced) + Adam, as in :class:`genodsl.train.Trainer`.
+backward (gradients all-reduced) + Adam, as in :class:`genodsl.train.loop.Trainer`.
 
 ``--batch`` is the batch of one process (weak scaling: the global batch grows with N), so
 the ideal is N times the images/s of one process; efficiency = images/s(N) / (N · images/s(1)).
@@ -51,9 +51,9 @@ def _model(args: argparse.Namespace) -> torch.nn.Module:
 
 
 def _worker(args: argparse.Namespace) -> None:
-    from genodsl import distributed
+    from genodsl.runtime import distributed
     from genodsl.train.losses import build_loss
-    from genodsl.utils import amp_dtype, autocast
+    from genodsl.runtime.device import amp_dtype, autocast
 
     with distributed.session(args.device) as world:
         device = distributed.device(args.device)

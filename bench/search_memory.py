@@ -55,10 +55,10 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
     from genodsl.lang.loader import load
     from genodsl.search.config import SearchConfig
     from genodsl.search.derive import derive
-    from genodsl.search.runner import STRATEGIES
+    from genodsl.search.strategies import strategy_class
     from genodsl.search.strategy import Batch
     from genodsl.train.losses import build_loss
-    from genodsl.utils import pick_device
+    from genodsl.runtime.device import pick_device
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -89,7 +89,7 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
         name = {"b": "darts", "c": "darts", "d": "darts2", "e": "proxyless",
                 "f": "proxyless"}[case]
         supernet.to(device)
-        strategy = STRATEGIES[name](supernet, SearchConfig(strategy=name), loss_fn)
+        strategy = strategy_class(name)(supernet, SearchConfig(strategy=name), loss_fn)
         if case in "be":
             def step() -> None:
                 strategy.weight_step(batch)

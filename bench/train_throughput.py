@@ -40,14 +40,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from genodsl.baselines import build_baseline, check_input_size
 from genodsl.compile.flops import count_flops, count_params
-from genodsl.utils import pick_device, tune_cpu_allocator, write_text_atomic
+from genodsl.files import write_text_atomic
+from genodsl.runtime.allocator import tune_cpu_allocator
+from genodsl.runtime.device import pick_device
 
 ModelFactory = Callable[[int, int], nn.Module]  # (in_channels, classes) -> model
 
-#: The models this script can measure. Hook for the lead: once the compiler lands, add
-#:     "nasunet": lambda i, c: <compile genotype NASUNET with C=32, depth=5, in_channels=i,
-#:                              classes=c>,
-#: (depth 5 needs the image size divisible by 2**6 = 64; 256 and 128 both are).
 def _nasunet(in_channels: int, classes: int) -> nn.Module:
     """NASUNET (C=32, depth 5) from the shipped genotypes; input sizes must divide by 64."""
     import genodsl
@@ -61,6 +59,7 @@ def _nasunet(in_channels: int, classes: int) -> nn.Module:
     return genodsl.build(program, "bench")
 
 
+#: The models this script can measure.
 MODEL_FACTORIES: dict[str, ModelFactory] = {
     "nasunet": _nasunet,
     "unet": lambda i, c: build_baseline("unet", i, c),

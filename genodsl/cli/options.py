@@ -8,9 +8,10 @@ Torch-free: typer reads these declarations when the CLI starts.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Mapping, Optional
 
 import typer
 
@@ -118,14 +119,23 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_NO_DATA = ConfigError("no data", hint="give --data PATH (a folder with images/ and masks/) or "
+                                       "--data synthetic, or a data: section in --config")
+
+
 def build_run_config(config: Path | None, named: Mapping[str, object], sets: list[str],
-                     base: Mapping[str, Any] | None = None) -> "RunConfig":
+                     base: Mapping[str, Any] | None = None, *,
+                     need_data: bool = False) -> "RunConfig":
     """``base`` (a saved run config), then ``--config``, the named options, then ``--set``."""
     from ..runs.config import from_mapping
 
     data = _merge(dict(base or {}), read_yaml(config) if config is not None else {})
     overrides = dict(named)
     overrides.update(parse_overrides(sets))
+    section = data.get("data") if isinstance(data.get("data"), Mapping) else {}
+    if need_data and not ({"root", "layout"} & set(section)
+                          or {"data.root", "data.layout"} & set(overrides)):
+        raise _NO_DATA
     return from_mapping(data, overrides, source=str(config) if config is not None else None)
 
 
@@ -158,10 +168,9 @@ def run_settings(out: Path | None, resume: bool, config: Path | None,
         raise ConfigError("no run folder", hint="give --out runs/NAME (with --resume to "
                                                 "continue the run in it)")
     base = saved_config(out) if resume else None
-    cfg = build_run_config(config, named, sets, base)
+    cfg = build_run_config(config, named, sets, base, need_data=True)
     if cfg.data is None:
-        raise ConfigError("no data", hint="give --data PATH (a folder with images/ and masks/) "
-                                          "or --data synthetic, or a data: section in --config")
+        raise _NO_DATA
     return out, cfg
 
 
@@ -181,3 +190,27 @@ class ExportFormat(str, Enum):
     ONNX = "onnx"
     TORCHSCRIPT = "torchscript"
     PT2 = "pt2"
+
+
+@contextmanager
+def claimed(out: Path, kind: str, resume: bool, main: bool) -> Iterator[None]:
+    """Claim ``out`` for a run of ``kind`` (rank 0) for the block that first writes into it.
+
+    If the block fails with a user error on a folder this claim made (a new run), the claim
+    is taken back: the marker goes, and the folder too when it is left empty, so bad data
+    leaves nothing behind.
+    """
+    from ..runs.folders import MARKER, claim_run_dir, run_kind
+
+    fresh = main and not resume and run_kind(out) is None
+    existed = out.exists()
+    if main:
+        claim_run_dir(out, kind, resume)  # type: ignore[arg-type]
+    try:
+        yield
+    except GenoError:
+        if fresh:
+            (out / MARKER).unlink(missing_ok=True)
+            if not existed and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+        raise

@@ -77,7 +77,6 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
 
     from ..data import build_datasets
     from ..runs.config import record
-    from ..runs.folders import claim_run_dir
     from ..runs.model import training_model
     from ..runs.saved import MODEL_FILE, ModelFileWriter, ModelSpec
     from ..runtime import distributed
@@ -93,9 +92,9 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
         model, spec, data_cfg = training_model(cfg)
     cfg = cfg.model_copy(update={"data": data_cfg})
     with distributed.main_first():  # rank 0 writes split.json, the others read it
-        if main:  # refuses a folder of the user's own files before anything is written
-            claim_run_dir(out, "train", resume)
-        train_ds, val_ds = build_datasets(data_cfg, out)
+        # a folder of the user's own files is refused before anything is written into it
+        with o.claimed(out, "train", resume, main):
+            train_ds, val_ds = build_datasets(data_cfg, out)
     if main:
         console.print(f"training on {len(train_ds)} images, validating on {len(val_ds)}; run "
                       f"folder {out}", markup=False)

@@ -1,4 +1,4 @@
-"""Run folders, checkpoint files and RNG state capture.
+"""Training run folders and checkpoint files (the saved model is :mod:`genodsl.runs.saved`).
 
 Run folder layout::
 
@@ -6,7 +6,7 @@ Run folder layout::
       config.yaml            the RunConfig the run was started with
       log.jsonl              one line per epoch (+ per-step lines, resume/interrupt events)
       checkpoints/last.pt    full training state after the last completed epoch (resume point)
-      checkpoints/best.pt    weights with the best validation DSC (for evaluate/predict)
+      checkpoints/best.pt    weights with the best validation DSC
       checkpoints/interrupted.pt  weights at a Ctrl-C inside an epoch (not a resume point)
       curves.png             loss and DSC curves
       summary.json           final metrics, params, FLOPs, time/epoch, peak memory
@@ -22,10 +22,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import torch
-from torch import nn
 
 from ..errors import CheckpointError
 from ..runtime.saving import torch_save_atomic
@@ -118,40 +117,3 @@ def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"cannot read summary: {exc}", file=str(path)) from None
-
-
-def load_run(run_dir: str | os.PathLike[str], which: str = "best"
-             ) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any],
-                        dict[str, Any] | None]:
-    """``(model_spec, state_dict, config, summary)`` of a run folder.
-
-    ``config`` is the run's config as JSON data (:class:`genodsl.runs.config.RunConfig`
-    validates it; the training engine does not know the sections above it).
-
-    ``which`` is ``"best"`` (falls back to ``last`` when no validation ever ran) or ``"last"``.
-    ``summary`` is None for a run that never finished or was interrupted before writing one.
-    """
-    if which not in ("best", "last"):
-        raise CheckpointError(f"which must be 'best' or 'last', got '{which}'")
-    paths = RunPaths(Path(run_dir))
-    if not paths.root.is_dir():
-        raise CheckpointError(f"no run folder at {paths.root}")
-    if which == "best" and paths.best.is_file():
-        state = load_checkpoint(paths.best, BEST_KEYS)
-    else:
-        state = load_checkpoint(paths.last, LAST_KEYS)
-    return (dict(state["model_spec"]), state["model"], dict(state["config"]),
-            read_summary(paths.root))
-
-
-def load_model(run_dir: str | os.PathLike[str], build: Callable[[dict[str, Any]], nn.Module],
-               which: str = "best", device: torch.device | str = "cpu") -> nn.Module:
-    """Rebuild a run's model with the caller's ``build(model_spec)`` and load its weights."""
-    spec, weights, _, _ = load_run(run_dir, which)
-    model = build(spec)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CheckpointError(f"weights do not fit the rebuilt model: {exc}",
-                              file=str(run_dir)) from None
-    return model.to(device).eval()

@@ -4,7 +4,7 @@
 re-imports torch, MONAI and genodsl, about 10 s per process on a 2-core machine; the tests
 run torch with one thread, so forking is safe), sets the
 launcher's environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) and runs
-``fn(rank, *args)`` inside :func:`genodsl.distributed.session`, as the CLI does. It fails the
+``fn(rank, *args)`` inside :func:`genodsl.runtime.distributed.session`, as the CLI does. It fails the
 test if a process fails or the whole group does not finish within ``timeout`` seconds.
 """
 
@@ -36,7 +36,7 @@ def launcher_env(rank: int, world: int, port: int) -> dict[str, str]:
 def _entry(rank: int, world: int, port: int, fn: Callable[..., Any], args: tuple) -> None:
     os.environ.update(launcher_env(rank, world, port))
     torch.set_num_threads(1)
-    from genodsl import distributed
+    from genodsl.runtime import distributed
 
     with distributed.session("cpu", timeout=60):
         fn(rank, *args)

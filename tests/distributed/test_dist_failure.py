@@ -31,7 +31,7 @@ def _cli_rank(rank: int, port: int, argv: list[str], fail: str, stderr: Path) ->
     os.environ.update(launcher_env(rank, 2, port))
     os.environ["GENODSL_DIST_TIMEOUT"] = "5"
     if rank == 1:
-        darts = runner.STRATEGIES["darts"]
+        darts = runner.strategy_class("darts")
 
         class Failing(darts):  # type: ignore[misc, valid-type]
             steps = 0
@@ -43,7 +43,7 @@ def _cli_rank(rank: int, port: int, argv: list[str], fail: str, stderr: Path) ->
                         time.sleep(600)
                     raise RuntimeError("rank 1 broke on purpose")
                 return super().weight_step(batch)
-        runner.STRATEGIES["darts"] = Failing
+        runner.strategy_class = lambda name: Failing
     main(argv)
 
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import torch
 
+from genodsl.config import RuntimeConfig
 from genodsl.data.config import parse_data_config
+from genodsl.lang.ir import Program
+from genodsl.lang.loader import load
 from genodsl.search.config import SearchConfig
 from genodsl.search.runner import SearchJob, run_search
 from genodsl.search.state import SearchPaths
@@ -17,12 +20,16 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 
 
 def _job(space: Path, out: Path, **kw: object) -> SearchJob:
+    """A tiny search job; ``kw`` mixes search keys and runtime keys (amp, channels_last...)."""
+    runtime = {k: kw.pop(k) for k in list(kw) if k in RuntimeConfig.model_fields}
     base: dict[str, object] = dict(epochs=2, steps_per_epoch=2, batch_size=4, warmup_epochs=0,
-                                   patience=None, progress=False, plots=False)
+                                   patience=None, plots=False)
     base.update(kw)
     data = parse_data_config({"layout": "synthetic", "size": 16, "augment": {"enabled": False},
                               "synthetic": {"n_images": 12, "size": 16}})
-    return SearchJob(space, "tiny", SearchConfig(**base), data, out)
+    program = load(space) if space.is_file() else Program()
+    return SearchJob(program, "tiny", SearchConfig(**base), data, out,
+                     runtime=RuntimeConfig(device="cpu", progress=False, **runtime))
 
 
 def _stop_after_first(epoch: int, record: dict) -> None:
@@ -49,11 +56,11 @@ def search_worker(rank: int, runs: list[tuple[str, SearchJob, bool, bool]], logs
     """Each run (name, job, resume, stop after epoch 1) with every step's state recorded."""
     from genodsl.search import runner
 
-    original = dict(runner.STRATEGIES)
+    original = runner.strategy_class
     steps: dict[str, list] = {}
     for name, job, resume, cut in runs:
         steps[name] = []
-        runner.STRATEGIES = {k: _checked(c, steps[name]) for k, c in original.items()}
+        runner.strategy_class = lambda s, log=steps[name]: _checked(original(s), log)
         run_search(job, resume=resume, on_epoch_end=_stop_after_first if cut else None)
     (logs / f"rank{rank}.json").write_text(json.dumps(steps))
 

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from genodsl.config import RuntimeConfig
 from genodsl.train.checkpoint import RunPaths, load_checkpoint
 from genodsl.train.config import TrainConfig
 from genodsl.train.loop import Trainer
@@ -38,10 +39,10 @@ def _trainer(out: Path, epochs: int = 3, **options: object) -> Trainer:
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(),
                         nn.Conv2d(4, 2, 1))
     # 12 images, global batch 5: steps of 5, 5 and 2 images; on 2 ranks 3+2, 3+2, 1+1
-    cfg = TrainConfig(epochs=epochs, batch_size=5, lr=1e-2, device="cpu", log_every=1,
-                      **options)
-    return Trainer(net, Blobs(12, 0), Blobs(4, 1), config=cfg, run_dir=out, num_classes=2,
-                   model_spec=SPEC, progress=False)
+    runtime = RuntimeConfig(device="cpu", progress=False, **options)
+    cfg = TrainConfig(epochs=epochs, batch_size=5, lr=1e-2, log_every=1)
+    return Trainer(net, Blobs(12, 0), Blobs(4, 1), config=cfg, runtime=runtime, run_dir=out,
+                   num_classes=2, model_spec=SPEC)
 
 
 def _stop_after_first(trainer: Trainer, stats) -> None:

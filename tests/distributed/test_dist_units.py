@@ -1,4 +1,4 @@
-"""The pieces of genodsl.distributed in one process: batch sharding, no-op helpers, options."""
+"""The pieces of genodsl.runtime.distributed in one process: batch sharding, no-op helpers, options."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.data import BatchSampler, RandomSampler
 
-from genodsl import distributed
+from genodsl.runtime import distributed
 from genodsl.errors import ConfigError
 from genodsl.search.runner import run_search
 from genodsl.search.state import SearchPaths

@@ -7,10 +7,14 @@ from pathlib import Path
 import torch
 
 from genodsl.compile.supernet import Supernet, build_supernet
+from genodsl.config import RuntimeConfig
 from genodsl.data.config import DataConfig, parse_data_config
 from genodsl.lang.ir import Program
+from genodsl.lang.loader import load
 from genodsl.search.config import SearchConfig
 from genodsl.search.runner import SearchJob
+
+RUNTIME_KEYS = set(RuntimeConfig.model_fields)
 
 TINY_GENO = '''import "nasunet_space.geno"
 
@@ -38,11 +42,19 @@ def tiny_data(n_images: int = 8, size: int = 16) -> DataConfig:
 
 
 def tiny_search(**kw: object) -> SearchConfig:
+    """A tiny search config (runtime keys in ``kw`` are left to :func:`tiny_runtime`)."""
     base: dict[str, object] = dict(epochs=2, steps_per_epoch=1, batch_size=2, warmup_epochs=0,
-                                   patience=None, progress=False, plots=False)
-    base.update(kw)
+                                   patience=None, plots=False)
+    base.update({k: v for k, v in kw.items() if k not in RUNTIME_KEYS})
     return SearchConfig(**base)
 
 
+def tiny_runtime(**kw: object) -> RuntimeConfig:
+    return RuntimeConfig(**{"device": "cpu", "progress": False,
+                            **{k: v for k, v in kw.items() if k in RUNTIME_KEYS}})
+
+
 def tiny_job(space_file: Path, out: Path, **kw: object) -> SearchJob:
-    return SearchJob(space_file, "tiny", tiny_search(**kw), tiny_data(), out)
+    """A search job on the tiny space; ``kw`` mixes search and runtime keys (seed, amp...)."""
+    return SearchJob(load(space_file), "tiny", tiny_search(**kw), tiny_data(), out,
+                     runtime=tiny_runtime(**kw), source=space_file.name)

@@ -48,7 +48,7 @@ def test_search_on_a_folder_then_reload(space_file, tmp_path, capsys) -> None:
     assert "completed: 1 epochs" in stdout
     program = load(out / "genotype.geno")
     assert "NASUNET_SPACE_proxyless_s7" in program.genotypes
-    code, stdout, err = run(["search", "--resume", str(out), "--no-progress"], capsys)
+    code, stdout, err = run(["search", "--resume", "--out", str(out), "--no-progress"], capsys)
     assert code == 0, err  # a finished run resumes to its result at once
     code, _, err = run(["check", str(out / "genotype.geno")], capsys)
     assert code == 0, err
@@ -56,7 +56,8 @@ def test_search_on_a_folder_then_reload(space_file, tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "/no/such/folder"], "data folder not found: /no/such/folder"),
-    (["--data", "synthetic", "--strategy", "dart"], "search.strategy"),
+    (["--data", "synthetic", "--strategy", "dart"], "'dart' is not one of"),
+    (["--data", "synthetic", "--set", "search.strategy=dart"], "did you mean 'darts'"),
     (["--data", "synthetic", "--set", "search.epoch=3"], "did you mean 'epochs'"),
     ([], "no data"),
     (["--data", "synthetic", "--network", "nasunet_search_tiny", "--size", "20"],
@@ -100,3 +101,27 @@ def test_a_space_lacking_op_kinds(tmp_path, capsys) -> None:
     code, _, err = run(["search", str(space), "--data", "synthetic", "--out",
                         str(tmp_path / "r")], capsys)
     assert code == 2 and "E054" in err and "no down op" in err, err
+
+
+def test_a_shipped_space_by_bare_name(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # outside the repository: no nasunet_space.geno here
+    code, stdout, err = run(["search", "nasunet_space.geno", "--network", "nasunet_search_tiny",
+                             "--data", "synthetic", "--epochs", "1", "--steps-per-epoch", "1",
+                             "--batch-size", "2", "--size", "16", "--no-progress",
+                             "--set", "search.plots=false", "--out", "r"], capsys)
+    assert code == 0, err
+    assert "warmup_epochs = 10 covers all 1 epochs" in err  # the default warm-up of 10
+    assert "NASUNET_SPACE_darts_s0" in (tmp_path / "r" / "genotype.geno").read_text()
+    code, _, err = run(["search", "no_such_space.geno", "--data", "synthetic", "--out", "s"],
+                       capsys)
+    assert code == 2 and "no such file: no_such_space.geno" in err
+    assert "nasunet_space.geno" in err  # the hint lists the shipped files
+
+
+def test_search_help_lists_the_strategies(capsys) -> None:
+    from genodsl.search.strategies import STRATEGIES
+
+    code, out, _ = run(["search", "--help"], capsys)
+    assert code == 0
+    for name, info in STRATEGIES.items():
+        assert name in out

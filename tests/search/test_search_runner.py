@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,8 @@ import torch
 
 from genodsl.compile import build
 from genodsl.lang.loader import load
-from genodsl.search.runner import STRATEGIES, run_search
+from genodsl.search.runner import run_search
+from genodsl.search.strategies import STRATEGIES
 from genodsl.search.state import SearchPaths
 from search_helpers import tiny_job
 
@@ -81,9 +84,8 @@ def test_resume_with_other_settings_is_refused(space_file, tmp_path) -> None:
 
 def test_patience_stops_early(space_file, tmp_path) -> None:
     job = tiny_job(space_file, tmp_path / "p", epochs=6, patience=1)
-    job = type(job)(job.space_file, job.network,
-                    job.search.model_copy(update={"alphas": job.search.alphas.model_copy(
-                        update={"lr": 1e-9})}), job.data, job.out)
+    job = dataclasses.replace(job, search=job.search.model_copy(update={
+        "alphas": job.search.alphas.model_copy(update={"lr": 1e-9})}))
     res = run_search(job)
     assert res.status == "stopped_early" and res.epochs == 2
 
@@ -95,3 +97,31 @@ def test_cost_penalty_is_logged(space_file, tmp_path) -> None:
     res = run_search(job)
     rec = res.history[0]
     assert rec["expected_cost"] > 1000 and rec["penalty"] > 0
+
+
+def test_a_warmup_covering_every_epoch_is_reported(space_file, tmp_path) -> None:
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    res = run_search(tiny_job(space_file, tmp_path / "w", epochs=1, warmup_epochs=1),
+                     console=Console(file=out, width=200))
+    assert "warmup_epochs = 1 covers all 1 epochs" in out.getvalue()
+    saved = json.loads((tmp_path / "w" / "summary.json").read_text())
+    assert saved["warnings"] == res.summary["warnings"] and len(saved["warnings"]) == 1
+    assert [r["alphas_active"] for r in res.history] == [False]
+    ok = run_search(tiny_job(space_file, tmp_path / "ok", epochs=2, warmup_epochs=1))
+    assert ok.summary["warnings"] == []
+
+
+def test_model_classes_override_builds_the_network_for_the_data(space_file, tmp_path) -> None:
+    from genodsl.runs.config import ModelConfig
+    from genodsl.runs.model import load_network
+
+    program, name = load_network(ModelConfig(file=str(space_file), network="tiny", classes=3))
+    job = dataclasses.replace(tiny_job(space_file, tmp_path / "c3", epochs=1), program=program)
+    job = dataclasses.replace(job, data=job.data.model_copy(update={"num_classes": 3}))
+    res = run_search(job)
+    model = build(load(res.genotype_file), "tiny_derived")
+    assert model(torch.randn(1, 1, 16, 16)).shape == (1, 3, 16, 16)

@@ -7,10 +7,10 @@ import torch
 from torch.func import functional_call
 
 from genodsl.search.darts import Darts2
-from genodsl.search.runner import STRATEGIES
+from genodsl.search.strategies import STRATEGIES, strategy_class
 from genodsl.search.strategy import Batch
 from genodsl.train.losses import build_loss
-from search_helpers import make_supernet, tiny_search
+from search_helpers import make_supernet, tiny_runtime, tiny_search
 
 
 def _batch(seed: int) -> Batch:
@@ -21,7 +21,8 @@ def _batch(seed: int) -> Batch:
 
 def _make(program, name: str, **kw):
     net = make_supernet(program)
-    return net, STRATEGIES[name](net, tiny_search(strategy=name, **kw), build_loss("ce", 2))
+    return net, strategy_class(name)(net, tiny_search(strategy=name, **kw), build_loss("ce", 2),
+                                     runtime=tiny_runtime(**kw))
 
 
 def _copy(params) -> list[torch.Tensor]:

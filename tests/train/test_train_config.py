@@ -1,4 +1,5 @@
-"""TrainConfig defaults, the YAML loader, dotted overrides and their error messages."""
+"""TrainConfig and RuntimeConfig defaults, RunConfig's YAML loader, dotted overrides and their
+error messages, and which settings a resumed run may change."""
 
 from __future__ import annotations
 
@@ -6,17 +7,38 @@ import pydantic
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from genodsl.config import (Amp, RuntimeConfig, build_config, changed_outcome, dump_config,
+                            parse_overrides)
 from genodsl.errors import ConfigError
-from genodsl.train.config import (RunConfig, TrainConfig, build_config, dump_config,
-                                  load_config, parse_overrides)
-from genodsl.train.losses import LossName
+from genodsl.runs.config import RunConfig, run_config as load_config
+from genodsl.search.config import SearchConfig
+from genodsl.train.config import LossName, TrainConfig
 
 
 def test_paper_defaults():
     c = TrainConfig()
     assert (c.optimizer, c.lr, c.weight_decay, c.epochs) == ("adam", 3e-4, 5e-5, 200)
     assert c.scheduler == "cosine" and c.grad_clip == 5.0 and c.loss is LossName.DICE
-    assert (c.device, c.num_workers, c.amp, c.tensorboard) == ("auto", 0, False, False)
+    r = RuntimeConfig()
+    assert (r.device, r.num_workers, r.amp, r.seed, r.progress) == ("auto", 0, Amp.OFF, 0, True)
+
+
+def test_one_runtime_section_for_every_run():
+    assert not set(RuntimeConfig.model_fields) & set(TrainConfig.model_fields)
+    assert not set(RuntimeConfig.model_fields) & set(SearchConfig.model_fields)
+    cfg = load_config(None, {"runtime.amp": "true", "runtime.seed": "3"})
+    assert cfg.runtime.amp is Amp.ON and cfg.runtime.seed == 3  # YAML booleans still read
+
+
+def test_resumable_settings_are_declared_once():
+    old = RuntimeConfig()
+    assert changed_outcome(old, RuntimeConfig(device="cpu", num_workers=2, progress=False,
+                                              channels_last=True), "runtime") == []
+    assert changed_outcome(old, RuntimeConfig(seed=1), "runtime") == ["runtime.seed: 0 -> 1"]
+    assert changed_outcome(TrainConfig(), TrainConfig(log_every=0, tensorboard=True),
+                           "train") == []
+    assert changed_outcome(TrainConfig(), TrainConfig(lr=0.1), "train") == \
+        ["train.lr: 0.0003 -> 0.1"]
 
 
 def test_frozen():
@@ -30,18 +52,18 @@ def test_yaml_and_overrides(tmp_path):
     assert load_config(path).train.loss is LossName.DICE_REF
     cfg = load_config(path, {"train.epochs": "5", "train.grad_clip": "null",
                              "train.loss": "weighted_dice",
-                             "train.class_weights": "[1, 2.5]", "train.device": "cpu"})
+                             "train.class_weights": "[1, 2.5]", "runtime.device": "cpu"})
     assert isinstance(cfg, RunConfig)
     t = cfg.train
     assert (t.epochs, t.lr, t.loss, t.grad_clip) == (5, 1e-3, LossName.WEIGHTED_DICE, None)
-    assert t.class_weights == (1.0, 2.5) and t.device == "cpu"
+    assert t.class_weights == (1.0, 2.5) and cfg.runtime.device == "cpu"
     assert load_config(None).train == TrainConfig()
     assert load_config(None, {"train.lr": 0.01}).train.lr == 0.01  # non-string values too
 
 
 def test_parse_overrides():
-    assert parse_overrides(["train.epochs=5", "train.device = cpu"]) == \
-        {"train.epochs": "5", "train.device": "cpu"}
+    assert parse_overrides(["train.epochs=5", "runtime.device = cpu"]) == \
+        {"train.epochs": "5", "runtime.device": "cpu"}
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["train.epochs"])
 
@@ -73,7 +95,8 @@ def test_typo_in_file_names_key_and_file(tmp_path):
 
 @pytest.mark.parametrize("key, value", [
     ("train.epochs", "0"), ("train.lr", "-1"), ("train.loss", "dize"),
-    ("train.device", "gpu"), ("train.batch_size", "many"), ("train.grad_clip", "0"),
+    ("runtime.device", "gpu"), ("train.batch_size", "many"), ("train.grad_clip", "0"),
+    ("model.classes", "1"), ("runtime.amp", "fp8"),
 ])
 def test_bad_values_are_config_errors(key, value):
     with pytest.raises(ConfigError) as err:
@@ -115,7 +138,8 @@ def test_bad_files(tmp_path, text, needle):
 
 
 def test_dump_round_trip(tmp_path):
-    cfg = build_config({"train": {"epochs": 7, "loss": "ce", "class_weights": [1, 2]}})
+    cfg = build_config({"train": {"epochs": 7, "loss": "ce", "class_weights": [1, 2]},
+                        "model": {"classes": 3}}, model=RunConfig)
     path = tmp_path / "config.yaml"
     path.write_text(dump_config(cfg))
     assert load_config(path) == cfg
@@ -127,11 +151,11 @@ def test_a_new_section_needs_only_a_field():
         epochs: int = 300
 
     class Extended(RunConfig):
-        search: SearchSection | None = None
+        extra: SearchSection | None = None
 
-    cfg = build_config({"search": {"epochs": 10}}, {"train.epochs": "2"}, model=Extended)
-    assert cfg.search.epochs == 10 and cfg.train.epochs == 2
+    cfg = build_config({"extra": {"epochs": 10}}, {"train.epochs": "2"}, model=Extended)
+    assert cfg.extra.epochs == 10 and cfg.train.epochs == 2
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):
-        build_config({"search": {"epoch": 10}}, model=Extended)
+        build_config({"extra": {"epoch": 10}}, model=Extended)
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):
-        build_config({}, {"search.epoch": "1"}, model=Extended)
+        build_config({}, {"extra.epoch": "1"}, model=Extended)

@@ -9,9 +9,10 @@ import pytest
 import torch
 from rich.console import Console
 
+from genodsl.config import Amp, RuntimeConfig
 from genodsl.errors import CheckpointError, ConfigError, DataError
 from genodsl.train.checkpoint import (BEST_KEYS, LAST_KEYS, RunPaths, load_checkpoint,
-                                      load_model, load_run, save_checkpoint)
+                                      save_checkpoint)
 from genodsl.train.config import TrainConfig
 from genodsl.train.loop import Trainer, fit
 
@@ -19,15 +20,22 @@ SPEC = {"kind": "tiny", "width": 4}
 TIMING = {"time_s", "peak_memory_mb"}
 
 
+CPU = RuntimeConfig(device="cpu", progress=False)
+
+
 def _cfg(**kw) -> TrainConfig:
-    base = dict(epochs=4, batch_size=4, lr=1e-2, device="cpu", log_every=1)
+    base = dict(epochs=4, batch_size=4, lr=1e-2, log_every=1)
     base.update(kw)
     return TrainConfig(**base)
 
 
-def _fit(tmp, name, net, train, val, cfg=None, resume=False, **kw):
+def _fit(tmp, name, net, train, val, cfg=None, resume=False, runtime=CPU, **kw):
     return fit(net, train, val, config=cfg or _cfg(), run_dir=tmp / name, num_classes=2,
-               model_spec=SPEC, resume=resume, progress=False, **kw)
+               model_spec=SPEC, resume=resume, runtime=runtime, **kw)
+
+
+def _weights(run, which="last"):
+    return load_checkpoint(RunPaths(run).last if which == "last" else RunPaths(run).best)["model"]
 
 
 def _same_weights(a: dict, b: dict) -> bool:
@@ -88,10 +96,8 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, dataset_cls, m
     resumed = _fit(tmp_path, "part", make_net(seed=123, dropout=0.3), train, val, cfg,
                    resume=True)
     assert resumed.status == "completed"
-    _, w_full, _, _ = load_run(tmp_path / "full", "last")
-    _, w_res, _, _ = load_run(tmp_path / "part", "last")
-    assert _same_weights(w_full, w_res)
-    assert _same_weights(load_run(tmp_path / "full")[1], load_run(tmp_path / "part")[1])
+    assert _same_weights(_weights(tmp_path / "full"), _weights(tmp_path / "part"))
+    assert _same_weights(_weights(tmp_path / "full", "best"), _weights(tmp_path / "part", "best"))
     assert _numbers(full.history) == _numbers(resumed.history)
     epochs = [json.loads(x)["epoch"] for x in (tmp_path / "part/log.jsonl").read_text().splitlines()
               if json.loads(x)["kind"] == "epoch"]
@@ -128,8 +134,7 @@ def test_ctrl_c_inside_an_epoch(tmp_path, dataset_cls, make_net):
     assert log[-1]["kind"] == "interrupted" and log[-1]["in_epoch"] == 3
     resumed = _fit(tmp_path, "part", make_net(), train, val, cfg, resume=True)
     assert not paths.interrupted.exists()
-    assert _same_weights(load_run(tmp_path / "full", "last")[1],
-                         load_run(tmp_path / "part", "last")[1])
+    assert _same_weights(_weights(tmp_path / "full"), _weights(tmp_path / "part"))
     assert _numbers(full.history) == _numbers(resumed.history)
 
 
@@ -142,9 +147,12 @@ def test_resume_guards(tmp_path, dataset_cls, make_net):
         _fit(tmp_path, "run", make_net(), train, val, _cfg(epochs=1))
     with pytest.raises(ConfigError, match=r"train\.lr"):
         _fit(tmp_path, "run", make_net(), train, val, _cfg(epochs=1, lr=0.5), resume=True)
-    # allowed changes (device, workers, logging) and an already finished run
+    with pytest.raises(ConfigError, match=r"runtime\.seed: 0 -> 4"):
+        _fit(tmp_path, "run", make_net(), train, val, _cfg(epochs=1), resume=True,
+             runtime=CPU.model_copy(update={"seed": 4}))
+    # allowed changes (device, workers, progress, logging) and an already finished run
     done = _fit(tmp_path, "run", make_net(), train, val, _cfg(epochs=1, log_every=0),
-                resume=True)
+                resume=True, runtime=CPU.model_copy(update={"num_workers": 1}))
     assert done.status == "completed" and len(done.history) == 1
 
 
@@ -171,21 +179,12 @@ def test_bad_checkpoint_is_a_checkpoint_error(tmp_path):
         load_checkpoint(bad)
 
 
-def test_load_run_and_rebuild(tmp_path, dataset_cls, make_net):
-    net = make_net()
-    _fit(tmp_path, "run", net, dataset_cls(8), dataset_cls(4, seed=1), _cfg(epochs=2))
-    spec, weights, config, summary = load_run(tmp_path / "run")
-    assert spec == SPEC and config.train.epochs == 2 and summary["status"] == "completed"
-
-    def build(s):
-        assert s == SPEC
-        return make_net(seed=99, width=s["width"])
-
-    rebuilt = load_model(tmp_path / "run", build, which="last")
-    x = torch.randn(2, 1, 16, 16)
-    assert torch.equal(rebuilt(x), net.eval()(x))
-    with pytest.raises(CheckpointError):
-        load_model(tmp_path / "run", lambda s: make_net(width=8))
+def test_config_record_is_written_and_stored(tmp_path, dataset_cls, make_net):
+    record = {"runtime": CPU.model_dump(mode="json"), "train": _cfg(epochs=1).model_dump(
+        mode="json"), "model": {"baseline": "tiny"}}
+    _fit(tmp_path, "run", make_net(), dataset_cls(4), None, _cfg(epochs=1), record=record)
+    assert load_checkpoint(RunPaths(tmp_path / "run").last)["config"] == record
+    assert "baseline: tiny" in RunPaths(tmp_path / "run").config.read_text()
 
 
 def test_weighted_dice_counts_class_frequencies(tmp_path, dataset_cls, make_net):
@@ -209,7 +208,7 @@ def test_data_contract_errors(tmp_path, dataset_cls, make_net):
     with pytest.raises(ConfigError, match="logits"):
         _fit(tmp_path, "b", make_net(classes=3), dataset_cls(4), None, _cfg(epochs=1))
     with pytest.raises(ConfigError, match="JSON"):
-        Trainer(make_net(), dataset_cls(4), config=_cfg(), run_dir=tmp_path / "c",
+        Trainer(make_net(), dataset_cls(4), config=_cfg(), runtime=CPU, run_dir=tmp_path / "c",
                 num_classes=2, model_spec={"f": object()})
 
 
@@ -218,12 +217,14 @@ def test_val_every_progress_and_tensorboard(tmp_path, dataset_cls, make_net):
     out = io.StringIO()
     res = fit(make_net(), dataset_cls(4), dataset_cls(4, seed=1),
               config=_cfg(epochs=3, val_every=2, tensorboard=True), run_dir=tmp_path / "r",
-              num_classes=2, console=Console(file=out, width=120), progress=True)
+              num_classes=2, console=Console(file=out, width=120),
+              runtime=RuntimeConfig(device="cpu", progress=True))
     assert [h.val_dsc is not None for h in res.history] == [False, True, True]
     assert "epoch" in out.getvalue()
     assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def test_amp_on_cpu_runs(tmp_path, dataset_cls, make_net):
-    res = _fit(tmp_path, "amp", make_net(), dataset_cls(4), None, _cfg(epochs=1, amp=True))
+    res = _fit(tmp_path, "amp", make_net(), dataset_cls(4), None, _cfg(epochs=1),
+               runtime=CPU.model_copy(update={"amp": Amp.ON}))
     assert res.history[0].train_loss == res.history[0].train_loss  # finite, not NaN

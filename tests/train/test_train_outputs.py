@@ -113,10 +113,12 @@ def test_compare_rows_and_table(tmp_path):
 
 
 def test_compare_reads_a_real_run(tmp_path, dataset_cls, make_net):
-    from genodsl.train import TrainConfig, fit
+    from genodsl.config import RuntimeConfig
+    from genodsl.train.config import TrainConfig
+    from genodsl.train.loop import fit
     fit(make_net(), dataset_cls(4), dataset_cls(4, seed=1),
-        config=TrainConfig(epochs=1, batch_size=4, device="cpu"), run_dir=tmp_path / "r",
-        num_classes=2, progress=False)
+        config=TrainConfig(epochs=1, batch_size=4), run_dir=tmp_path / "r", num_classes=2,
+        runtime=RuntimeConfig(device="cpu", progress=False))
     (row,) = compare_runs([tmp_path / "r"])
     assert row.status == "completed" and row.epochs_completed == 1
     assert row.params is not None and row.flops is not None and row.dsc is not None
