@@ -1,4 +1,4 @@
-"""The one way a run builds its DataLoaders (training, search halves, validation).
+"""The one way genodsl builds DataLoaders (training, search halves, validation, evaluation).
 
 A shuffled loader draws global batches from a seeded ``RandomSampler`` and gives this
 process its slice of each (:class:`~.distributed.ShardedBatchSampler`), so N processes see
@@ -14,14 +14,17 @@ from .distributed import ShardedBatchSampler
 from .seeding import seed_worker
 
 
-def make_loader(dataset: Dataset, batch_size: int, generator: torch.Generator, *,
-                shuffle: bool = True, drop_last: bool = False, num_workers: int = 0,
+def make_loader(dataset: Dataset, batch_size: int, generator: torch.Generator | None = None,
+                *, shuffle: bool = True, drop_last: bool = False, num_workers: int = 0,
                 pin_memory: bool = False) -> DataLoader:
-    """Batches of ``batch_size`` (shuffled: the global batch, sharded over the processes)."""
+    """Batches of ``batch_size`` (shuffled: the global batch, sharded over the processes;
+    a shuffled loader needs its ``generator``, whose state decides the order)."""
     common = dict(num_workers=num_workers, worker_init_fn=seed_worker if num_workers else None,
                   pin_memory=pin_memory, generator=generator)
     if not shuffle:
         return DataLoader(dataset, batch_size=batch_size, shuffle=False, **common)
+    if generator is None:
+        raise ValueError("a shuffled loader needs a generator")
     batches = BatchSampler(RandomSampler(dataset, generator=generator),  # type: ignore[arg-type]
                            batch_size, drop_last=drop_last)
     return DataLoader(dataset, batch_sampler=ShardedBatchSampler(batches), **common)

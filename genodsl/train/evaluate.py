@@ -13,11 +13,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..errors import ConfigError
 from ..files import atomic_path, write_json_atomic
 from ..runtime.device import pick_device
+from ..runtime.loader import make_loader
 from .batches import unpack_batch
 from .metrics import EmptyMaskRule, MetricAccumulator
 from .runlog import make_progress
@@ -50,7 +51,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, num_classes: int,
     dev = device if isinstance(device, torch.device) else pick_device(device)
     model = model.to(dev).eval()
     acc = MetricAccumulator(num_classes, class_names, empty=empty, hd95=hd95, spacing=spacing)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers)
     with make_progress(progress, console) as bar:
         task = bar.add_task("evaluate", total=len(loader), info="")
         for batch in loader:

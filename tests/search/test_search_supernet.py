@@ -12,7 +12,7 @@ from genodsl.lang.ir import CellType
 from genodsl.search.config import CostMetric
 from genodsl.search.costs import CostModel
 from genodsl.search.derive import derive
-from genodsl.search.emit import derived_settings
+from genodsl.search.genotype_file import derived_settings
 from genodsl.compile.mixed import PathSample
 from search_helpers import make_supernet
 
