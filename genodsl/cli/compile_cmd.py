@@ -7,12 +7,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..compile import build
 from ..errors import ConfigError, GenoValidationError
 from ..files import refuse_existing
 from ..lang.loader import load
-from ..compile.summary import summarize
 from ..lang.validate import check_input
+from .lang import ALLOW_OUTSIDE
+from .options import geno_file
 from .common import console, parse_shape
 
 
@@ -20,7 +20,8 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-def compile(file: Path = typer.Argument(..., help="a .geno file"),
+def compile(file: Path = typer.Argument(..., help="a .geno file, or the name of a shipped "
+                                        "one"),
             network: str = typer.Option(None, "--network", "-n", help="the network to compile "
                                         "(default: the file's only network)"),
             input: str = typer.Option("1x1x256x256", "--input", "-i",
@@ -29,9 +30,13 @@ def compile(file: Path = typer.Argument(..., help="a .geno file"),
                                      "genotype text) to this .safetensors file"),
             force: bool = typer.Option(False, "--force", help="overwrite --out if it exists"),
             seed: int = typer.Option(0, help="seed of the initial weights"),
+            allow_outside_imports: bool = ALLOW_OUTSIDE,
             ) -> None:
     """Compile a network and print its summary: stages, shapes, parameters, FLOPs."""
     import torch
+
+    from ..compile import build
+    from ..compile.summary import summarize
 
     if out is not None:
         out = out if out.suffix else out.with_suffix(".safetensors")
@@ -39,7 +44,7 @@ def compile(file: Path = typer.Argument(..., help="a .geno file"),
             raise ConfigError(f"--out {out}: a saved model is a .safetensors file",
                               hint=f"e.g. --out {out.with_suffix('.safetensors')}")
         refuse_existing(out, force)
-    program = load(file)
+    program = load(geno_file(file), allow_outside_imports=allow_outside_imports)
     net = program.network(network)
     shape = parse_shape(input)
     problems = check_input(net, shape)

@@ -13,6 +13,8 @@ from ..files import refuse_existing
 from ..lang.ir import Cell, CellType, Network, Program
 from ..lang.loader import load
 from ..render import PICTURE_FORMATS, TEXT_FORMATS, render_cell, render_network, write
+from .lang import ALLOW_OUTSIDE
+from .options import geno_file
 from .common import console, err_console
 
 _FORMATS = " ".join(f".{f}" for f in PICTURE_FORMATS + TEXT_FORMATS)
@@ -59,7 +61,8 @@ def find_network(program: Program, name: str) -> Network:
     return net
 
 
-def render(file: Path = typer.Argument(..., help="a .geno file"),
+def render(file: Path = typer.Argument(..., help="a .geno file, or the name of a shipped "
+                                       "one"),
            cell: str = typer.Option(None, "--cell", "-c", help="draw one cell: GENOTYPE.down, "
                                     "GENOTYPE.up, SPACE.down or SPACE.up"),
            network: str = typer.Option(None, "--network", "-n", help="draw a whole network"),
@@ -68,6 +71,7 @@ def render(file: Path = typer.Argument(..., help="a .geno file"),
                                           "pixels for this input (e.g. 256)"),
            out: Path = typer.Option(..., "--out", "-o", help=f"the file to write: {_FORMATS}"),
            force: bool = typer.Option(False, "--force", help="overwrite -o if it exists"),
+           allow_outside_imports: bool = ALLOW_OUTSIDE,
            ) -> None:
     """Draw a cell or a network as a picture; the suffix of -o picks the format.
 
@@ -78,7 +82,7 @@ def render(file: Path = typer.Argument(..., help="a .geno file"),
     refuse_existing(out, force, "-o")
     if out.suffix.lstrip(".").lower() in PICTURE_FORMATS and shutil.which("dot") is None:
         refuse_existing(out.with_suffix(".dot"), force, "-o")  # where the DOT text will go
-    program = load(file)
+    program = load(geno_file(file), allow_outside_imports=allow_outside_imports)
     if (cell is None) == (network is None):
         what = "both --cell and --network" if cell else "neither --cell nor --network"
         raise ConfigError(f"render draws one thing: {what} given", hint=_choices_hint(program))
