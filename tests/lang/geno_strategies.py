@@ -174,8 +174,9 @@ def network(draw, name: str, targets: list[str]) -> ast.NetworkDecl:
         "backbone": st.just(ast.Name("nasunet")),
         "in_channels": st.integers(1, 4),
         "classes": st.integers(1, 5),
-        "C": st.integers(1, 32).map(lambda c: 2 * c if double else c),
-        "depth": st.integers(1, 6),
+        # doubling at every down cell: small C and depth keep it inside lang/limits.py
+        "C": st.integers(1, 4).map(lambda c: 2 * c) if double else st.integers(1, 32),
+        "depth": st.integers(1, 4 if double else 6),
         "stem_multiplier": st.integers(1, 4),
         "double_down_channel": st.just(double),
     }
