@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
 def test_train_writes_a_run_folder(trained):
     run = trained / "geno"
     for name in ("config.yaml", "log.jsonl", "summary.json", "split.json",
-                 "checkpoints/last.pt", "checkpoints/best.pt"):
+                 "checkpoints/last.pt", "model.safetensors"):
         assert (run / name).is_file(), name
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed"

@@ -6,7 +6,7 @@ Run folder layout::
       config.yaml            the RunConfig the run was started with
       log.jsonl              one line per epoch (+ per-step lines, resume/interrupt events)
       checkpoints/last.pt    full training state after the last completed epoch (resume point)
-      checkpoints/best.pt    weights with the best validation DSC
+      model.safetensors      the selected model (best validation DSC), genodsl.runs.saved
       checkpoints/interrupted.pt  weights at a Ctrl-C inside an epoch (not a resume point)
       curves.png             loss and DSC curves
       summary.json           final metrics, params, FLOPs, time/epoch, peak memory
@@ -35,8 +35,6 @@ LAST_KEYS = frozenset({
     "global_step", "best_score", "best_epoch", "history", "rng", "config", "model_spec",
     "num_classes", "class_names", "loss_weights", "model_info",
 })
-BEST_KEYS = frozenset({"format_version", "kind", "model", "epoch", "score", "metrics", "config",
-                       "model_spec", "num_classes", "class_names"})
 
 
 @dataclass(frozen=True)
@@ -60,10 +58,6 @@ class RunPaths:
     @property
     def last(self) -> Path:
         return self.checkpoints / "last.pt"
-
-    @property
-    def best(self) -> Path:
-        return self.checkpoints / "best.pt"
 
     @property
     def interrupted(self) -> Path:

@@ -220,11 +220,6 @@ class Trainer:
                      model_info=self.model_info)
         save_checkpoint(state, self.paths.last)
 
-    def _save_best(self, stats: EpochStats) -> None:
-        state = self._common_state()
-        state.update(kind="best", epoch=stats.epoch, score=stats.val_dsc, metrics=asdict(stats))
-        save_checkpoint(state, self.paths.best)
-
     # ---------------------------------------------------------------- epochs
     def _forward(self, image: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         if self.runtime.channels_last:
@@ -342,8 +337,6 @@ class Trainer:
                     if stats.val_dsc is not None and (self.best_score is None
                                                       or stats.val_dsc > self.best_score):
                         self.best_score, self.best_epoch = stats.val_dsc, stats.epoch
-                        if main:
-                            self._save_best(stats)
                     if main:
                         self._save_last()
                     self._dirty = False

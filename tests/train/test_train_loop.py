@@ -11,7 +11,7 @@ from rich.console import Console
 
 from genodsl.config import Amp, RuntimeConfig
 from genodsl.errors import CheckpointError, ConfigError, DataError
-from genodsl.train.checkpoint import (BEST_KEYS, LAST_KEYS, RunPaths, load_checkpoint,
+from genodsl.train.checkpoint import (LAST_KEYS, RunPaths, load_checkpoint,
                                       save_checkpoint)
 from genodsl.train.config import TrainConfig
 from genodsl.train.loop import Trainer, fit
@@ -34,8 +34,8 @@ def _fit(tmp, name, net, train, val, cfg=None, resume=False, runtime=CPU, **kw):
                model_spec=SPEC, resume=resume, runtime=runtime, **kw)
 
 
-def _weights(run, which="last"):
-    return load_checkpoint(RunPaths(run).last if which == "last" else RunPaths(run).best)["model"]
+def _weights(run):
+    return load_checkpoint(RunPaths(run).last)["model"]
 
 
 def _same_weights(a: dict, b: dict) -> bool:
@@ -59,12 +59,12 @@ def test_run_folder_layout_and_checkpoint_keys(tmp_path, dataset_cls, make_net):
     net = make_net()
     result = _fit(tmp_path, "run", net, dataset_cls(8), dataset_cls(4, seed=1), _cfg(epochs=2))
     paths = RunPaths(tmp_path / "run")
-    for p in (paths.config, paths.log, paths.last, paths.best, paths.curves, paths.summary):
+    for p in (paths.config, paths.log, paths.last, paths.curves, paths.summary):
         assert p.is_file(), p
     assert not list(paths.root.rglob("*.tmp"))
     last = load_checkpoint(paths.last, LAST_KEYS)
     assert set(last) == LAST_KEYS and last["epoch"] == 2 and last["model_spec"] == SPEC
-    assert set(load_checkpoint(paths.best, BEST_KEYS)) == BEST_KEYS
+    assert last["best_epoch"] in (1, 2) and last["best_score"] is not None
     torch.load(paths.last, weights_only=True)  # plain data only
     lines = [json.loads(x) for x in paths.log.read_text().splitlines()]
     assert [x["epoch"] for x in lines if x["kind"] == "epoch"] == [1, 2]
@@ -97,7 +97,9 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, dataset_cls, m
                    resume=True)
     assert resumed.status == "completed"
     assert _same_weights(_weights(tmp_path / "full"), _weights(tmp_path / "part"))
-    assert _same_weights(_weights(tmp_path / "full", "best"), _weights(tmp_path / "part", "best"))
+    ends = [load_checkpoint(RunPaths(tmp_path / r).last) for r in ("full", "part")]
+    assert [(c["best_epoch"], c["best_score"]) for c in ends][0] == \
+        [(c["best_epoch"], c["best_score"]) for c in ends][1]
     assert _numbers(full.history) == _numbers(resumed.history)
     epochs = [json.loads(x)["epoch"] for x in (tmp_path / "part/log.jsonl").read_text().splitlines()
               if json.loads(x)["kind"] == "epoch"]
@@ -192,7 +194,7 @@ def test_weighted_dice_counts_class_frequencies(tmp_path, dataset_cls, make_net)
                _cfg(epochs=1, loss="weighted_dice"))
     weights = load_checkpoint(RunPaths(res.run_dir).last)["loss_weights"]
     assert len(weights) == 2 and weights[1] > weights[0]  # foreground is rarer
-    assert not RunPaths(res.run_dir).best.exists()  # no validation set, no best.pt
+    assert load_checkpoint(RunPaths(res.run_dir).last)["best_epoch"] is None  # no validation
 
 
 def test_data_contract_errors(tmp_path, dataset_cls, make_net):
