@@ -19,6 +19,7 @@ from genodsl.data import io
 from genodsl.data.augment import build_augmenter
 from genodsl.data.config import DataConfig, Layout
 from genodsl.data.datasets import SegmentationDataset
+from genodsl.data.geometry import Geometry, read_with_geometry
 from genodsl.data.layouts import discover
 from genodsl.data.preprocess import Preprocess
 from genodsl.data.problems import Code, data_error
@@ -79,6 +80,7 @@ class PredictionInput:
     names: tuple[str, ...]
     original_shape: tuple[int, ...]      # (H, W) of a 2D image, (Z, Y, X) of a volume
     slice_axis: int | None               # the axis slices were cut across; None for 2D
+    geometry: Geometry | None = None     # where a volume lies in space; None for 2D
 
     def restore(self, labels: torch.Tensor) -> np.ndarray:
         """Predicted labels ``[N, H, W]`` → uint8 array in the input's original geometry."""
@@ -95,8 +97,10 @@ class PredictionInput:
 
 
 def load_input(path: str | Path, cfg: DataConfig) -> PredictionInput:
-    """Read one image (PNG, JPEG, BMP, TIFF) or volume (NIfTI, MetaImage, DICOM folder, TIFF
-    stack) and preprocess it exactly as training samples are (without augmentation)."""
+    """Read one image (PNG, JPEG, BMP, TIFF) or volume (NIfTI, NRRD, MetaImage, DICOM series
+    folder, TIFF stack) and preprocess it exactly as training samples are (without
+    augmentation); a volume is cut into slices across ``data.slice_axis`` and keeps its
+    geometry, so :func:`genodsl.data.geometry.write_label` can write the prediction back."""
     p = Path(path)
     pre = Preprocess.from_config(cfg)
     if not p.exists():
@@ -105,9 +109,10 @@ def load_input(path: str | Path, cfg: DataConfig) -> PredictionInput:
         image = io.read_image(p)
         return PredictionInput(p, pre.image(image, p)[None], (io.stem_of(p),),
                                tuple(image.shape[:2]), None)
-    volume = io.read_volume(p)  # (Z, Y, X[, C])
+    volume, geometry = read_with_geometry(p)  # (Z, Y, X[, C])
     axis = cfg.slice_axis.index
     slices = [pre.image(np.take(volume, k, axis=axis), f"{p}[{'zyx'[axis]}={k}]")
               for k in range(volume.shape[axis])]
-    names = tuple(f"{io.stem_of(p)}_{'zyx'[axis]}{k:03d}" for k in range(len(slices)))
-    return PredictionInput(p, torch.stack(slices), names, tuple(volume.shape[:3]), axis)
+    stem = p.name if p.is_dir() else io.stem_of(p)
+    names = tuple(f"{stem}_{'zyx'[axis]}{k:03d}" for k in range(len(slices)))
+    return PredictionInput(p, torch.stack(slices), names, tuple(volume.shape[:3]), axis, geometry)

@@ -1,4 +1,4 @@
-"""Readers: a suffix dispatch to Pillow, tifffile, nibabel, SimpleITK and pydicom.
+"""Readers: a suffix dispatch to Pillow, tifffile and SimpleITK.
 
 Axis convention (the only one in genodsl, enforced here and nowhere else):
 
@@ -6,17 +6,17 @@ Axis convention (the only one in genodsl, enforced here and nowhere else):
   ``W`` columns from the left, exactly as Pillow and ``numpy.asarray(PIL.Image)`` show it.
 * A **3D volume** is a numpy array ``(Z, Y, X)`` or ``(Z, Y, X, C)`` = (slices, rows, columns),
   so ``volume[k]`` is a 2D image in the convention above.  This is the order SimpleITK's
-  ``GetArrayFromImage`` already returns.  nibabel returns voxel order ``(x, y, z)``, so its
-  arrays are transposed here (``(x, y, z, c)`` becomes ``(z, y, x, c)``).  DICOM slices are
-  stacked in the order of their position along the slice normal (``ImagePositionPatient``
-  projected on the normal of ``ImageOrientationPatient``), else ``InstanceNumber``; this is
-  the order SimpleITK's series reader uses.  A TIFF stack is ``(pages, rows, cols)``.
-* Voxel order is kept as stored: no reorientation to RAS/LPS and no resampling.  An image and
-  its label written by the same tool therefore always line up.
+  ``GetArrayFromImage`` returns; every medical format (NIfTI, NRRD, MetaImage, DICOM) is read
+  through SimpleITK, so there is one reader and one voxel order.  A 4D NIfTI ``(x, y, z, c)``
+  comes back as ``(Z, Y, X, C)``.  A DICOM series folder is read with SimpleITK's series reader
+  (GDCM orders the slices along the slice normal).  A TIFF stack is ``(pages, rows, cols)``.
+* Voxel order is kept as stored: arrays are never reoriented here.  Where an array lies in
+  space (spacing, origin, direction cosines) is :mod:`genodsl.data.geometry`'s job; a label on
+  another grid than its image is resampled there, by physical coordinates.
 
 Pixel values come back in the file's own dtype (DICOM with the modality rescale applied).
-nibabel, SimpleITK and pydicom are the optional ``medical`` extra, tifffile the ``images`` extra;
-they are imported lazily and a missing one is a :class:`~genodsl.errors.DataError` naming the extra.
+SimpleITK is the optional ``medical`` extra, tifffile the ``images`` extra; they are imported
+lazily and a missing one is a :class:`~genodsl.errors.DataError` naming the extra.
 """
 
 from __future__ import annotations
@@ -40,25 +40,23 @@ class Format(str, Enum):
 
     PILLOW = "pillow"        # PNG, JPEG, BMP
     TIFF = "tiff"            # tifffile
-    NIFTI = "nifti"          # nibabel
-    ITK = "itk"              # SimpleITK: MetaImage, NRRD
-    DICOM = "dicom"          # pydicom: a folder holding one series, or one (multi-frame) file
+    ITK = "itk"              # SimpleITK: NIfTI, MetaImage, NRRD, one (multi-frame) DICOM file
+    DICOM = "dicom"          # SimpleITK's series reader: a folder holding one DICOM series
 
 
 SUFFIXES: dict[str, Format] = {
     ".png": Format.PILLOW, ".jpg": Format.PILLOW, ".jpeg": Format.PILLOW, ".bmp": Format.PILLOW,
     ".tif": Format.TIFF, ".tiff": Format.TIFF,
-    ".nii": Format.NIFTI, ".nii.gz": Format.NIFTI,
+    ".nii": Format.ITK, ".nii.gz": Format.ITK,
     ".mhd": Format.ITK, ".mha": Format.ITK, ".nrrd": Format.ITK, ".nhdr": Format.ITK,
-    ".dcm": Format.DICOM,
+    ".dcm": Format.ITK,
 }
 #: Suffixes of 2D images (a TIFF may also hold a stack).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 #: Suffixes of volume files (a folder of ``.dcm`` files is a volume too).
 VOLUME_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".mhd", ".mha", ".nrrd", ".nhdr",
                                     ".tif", ".tiff", ".dcm")
-_PIP_NAMES = {"nibabel": "nibabel", "SimpleITK": "SimpleITK", "pydicom": "pydicom",
-              "tifffile": "tifffile"}
+_PIP_NAMES = {"SimpleITK": "SimpleITK", "tifffile": "tifffile"}
 IMAGES_HINT = 'install the images extra: pip install "genodsl[images]"'
 _HINTS = {"tifffile": IMAGES_HINT}  # the others are the medical extra
 _DATA_FILE_SUFFIXES = (".raw", ".zraw")  # the pixel data of a .mhd header
@@ -132,13 +130,7 @@ def read_volume(path: str | Path) -> np.ndarray:
         return _guarded(p, lambda: _read_pillow(p, False))[None]
     if fmt is Format.TIFF:
         return _guarded(p, lambda: _read_tiff(p))
-    if fmt is Format.NIFTI:
-        nib = _require("nibabel", p)
-        return _guarded(p, lambda: _nifti_to_zyx(np.asanyarray(nib.load(str(p)).dataobj), p))
-    if fmt is Format.ITK:
-        sitk = _require("SimpleITK", p)
-        return _guarded(p, lambda: _read_itk(sitk, p))
-    return _read_dicom(p)
+    return itk_array(read_itk(p), p)
 
 
 def volume_shape(path: str | Path) -> tuple[int, ...]:
@@ -149,13 +141,11 @@ def volume_shape(path: str | Path) -> tuple[int, ...]:
         return tuple(read_volume(p).shape)
     if fmt is Format.TIFF:
         return _guarded(p, lambda: _tiff_shape(p))
-    if fmt is Format.NIFTI:
-        nib = _require("nibabel", p)
-        return _guarded(p, lambda: _nifti_shape(tuple(nib.load(str(p)).shape), p))
-    if fmt is Format.ITK:
-        sitk = _require("SimpleITK", p)
-        return _guarded(p, lambda: _itk_shape(sitk, p))
-    return _dicom_shape(p)
+    sitk = _require("SimpleITK", p)
+    if fmt is Format.DICOM:
+        files = dicom_series_files(p)
+        return _guarded(p, lambda: _itk_shape(sitk, Path(files[0]), depth=len(files)))
+    return _guarded(p, lambda: _itk_shape(sitk, p))
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,128 +234,65 @@ def _tiff_shape(path: Path) -> tuple[int, ...]:
     return tuple(out + ([shape[c]] if c is not None else []))
 
 
-_NIFTI_ORDER = {3: (2, 1, 0), 4: (2, 1, 0, 3)}  # (x, y, z[, c]) -> (z, y, x[, c])
+def read_itk(path: str | Path) -> "SimpleITK.Image":  # noqa: F821 (imported lazily)
+    """The SimpleITK image of a medical file or DICOM series folder, with its geometry."""
+    p = _existing(path)
+    sitk = _require("SimpleITK", p)
+    if format_of(p) is Format.DICOM:
+        files = dicom_series_files(p)
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(files)
+        return _guarded(p, reader.Execute)
+    return _guarded(p, lambda: sitk.ReadImage(str(p)))
 
 
-def _nifti_to_zyx(arr: np.ndarray, path: Path) -> np.ndarray:
-    xyz = _nifti_xyz_shape(arr.shape, path)
-    return np.transpose(np.asarray(arr).reshape(xyz), _NIFTI_ORDER[len(xyz)])
+def itk_array(img: "SimpleITK.Image", path: Path) -> np.ndarray:  # noqa: F821
+    """``(Z, Y, X[, C])`` of a 2D, 3D or 4D (channels) SimpleITK image."""
+    import SimpleITK as sitk
 
-
-def _nifti_xyz_shape(shape: tuple[int, ...], path: Path) -> tuple[int, ...]:
-    """nibabel's shape as (x, y, z) or (x, y, z, c): a 2D image gets z = 1."""
-    shape = tuple(shape)
-    if len(shape) == 2:
-        return shape + (1,)
-    if len(shape) == 3:
-        return shape
-    rest = [s for s in shape[3:] if s != 1]
-    if len(rest) > 1:
-        raise data_error(Code.SHAPE, f"unsupported NIfTI shape {shape}", file=path,
-                         hint="expected (x, y, z) or (x, y, z, channels)")
-    return shape[:3] + (tuple(rest) or ())
-
-
-def _nifti_shape(shape: tuple[int, ...], path: Path) -> tuple[int, ...]:
-    xyz = _nifti_xyz_shape(shape, path)
-    return tuple(xyz[i] for i in _NIFTI_ORDER[len(xyz)])
-
-
-def _read_itk(sitk: ModuleType, path: Path) -> np.ndarray:
-    img = sitk.ReadImage(str(path))
-    arr = sitk.GetArrayFromImage(img)  # already (z, y, x[, c]); a 2D image is (y, x[, c])
-    if img.GetDimension() == 2:
+    arr = sitk.GetArrayFromImage(img)  # (z, y, x[, c]); a 2D image is (y, x[, c])
+    dim = img.GetDimension()
+    if dim == 2:
         return arr[None]
-    if img.GetDimension() != 3:
-        raise data_error(Code.SHAPE, f"unsupported {img.GetDimension()}D image", file=path,
-                         hint="expected a 2D image or a 3D volume")
+    if dim == 4 and img.GetNumberOfComponentsPerPixel() == 1:  # (c, z, y, x) of (x, y, z, c)
+        return np.moveaxis(arr, 0, -1)
+    if dim != 3:
+        raise data_error(Code.SHAPE, f"unsupported {dim}D image", file=path,
+                         hint="expected a 2D image, a 3D volume or (x, y, z, channels)")
     return arr
 
 
-def _itk_shape(sitk: ModuleType, path: Path) -> tuple[int, ...]:
+def _itk_shape(sitk: ModuleType, path: Path, depth: int | None = None) -> tuple[int, ...]:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.ReadImageInformation()
-    size = tuple(reversed(reader.GetSize()))  # ITK sizes are (x, y, z)
+    size = list(reversed(reader.GetSize()))  # ITK sizes are (x, y, z[, c])
+    comps = reader.GetNumberOfComponents()
+    if len(size) == 4 and comps == 1:
+        size, comps = size[1:], size[0]
     if len(size) == 2:
-        size = (1,) + size
+        size = [1] + size
     if len(size) != 3:
         raise data_error(Code.SHAPE, f"unsupported {len(size)}D image", file=path,
-                         hint="expected a 2D image or a 3D volume")
-    comps = reader.GetNumberOfComponents()
-    return size + ((comps,) if comps > 1 else ())
+                         hint="expected a 2D image, a 3D volume or (x, y, z, channels)")
+    if depth is not None:  # one file of a DICOM series
+        size[0] = depth
+    return tuple(size) + ((comps,) if comps > 1 else ())
 
 
-def dicom_files(folder: Path) -> list[Path]:
-    """The DICOM files of a series folder: ``*.dcm`` or files without a suffix."""
-    if folder.is_file():
-        return [folder]
-    files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")
-                   and f.name.upper() != "DICOMDIR" and f.suffix.lower() in (".dcm", ""))
-    if not files:
-        raise data_error(Code.MISSING, "no DICOM files (*.dcm) in this folder", file=folder)
-    return files
-
-
-def _read_dicom(folder: Path) -> np.ndarray:
-    pydicom = _require("pydicom", folder)
+def dicom_series_files(folder: Path) -> list[str]:
+    """The files of the one DICOM series in ``folder``, in GDCM's slice order."""
+    sitk = _require("SimpleITK", folder)
+    warn = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)  # "No Series were found" on stderr
     try:
-        from pydicom.pixels import apply_modality_lut
-    except ImportError:  # pydicom 2.x
-        from pydicom.pixel_data_handlers.util import apply_modality_lut
-
-    def read_one(f: Path) -> tuple[object, np.ndarray]:
-        ds = pydicom.dcmread(f)
-        arr = ds.pixel_array
-        rescaled = apply_modality_lut(arr, ds)
-        if rescaled is not arr and not np.array_equal(rescaled, arr):
-            arr = rescaled.astype(np.float32)
-        return ds, arr
-
-    files = dicom_files(folder)
-    items = [_guarded(f, lambda f=f: read_one(f)) for f in files]
-    datasets = [ds for ds, _ in items]
-    if len(files) == 1:
-        ds, arr = items[0]
-        frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-        return arr if frames > 1 else arr[None]
-    order = _dicom_order(datasets, files, folder)
-    shapes = {items[i][1].shape for i in order}
-    if len(shapes) != 1:
-        raise data_error(Code.SHAPE, f"DICOM slices of different sizes {sorted(shapes)}",
+        ids = _guarded(folder, lambda: sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)))
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warn)
+    if not ids:
+        raise data_error(Code.MISSING, "no DICOM series (*.dcm files) in this folder",
                          file=folder)
-    return np.stack([items[i][1] for i in order])
-
-
-def _dicom_order(datasets: list, files: list[Path], folder: Path) -> list[int]:
-    """Slice order: position along the slice normal, else InstanceNumber."""
-    series = {str(getattr(ds, "SeriesInstanceUID", "")) for ds in datasets}
-    if len(series) > 1:
-        raise data_error(Code.SHAPE, f"{len(series)} DICOM series in one folder", file=folder,
+    if len(ids) > 1:
+        raise data_error(Code.SHAPE, f"{len(ids)} DICOM series in one folder", file=folder,
                          hint="keep one series per case folder")
-    keys: list[float] = []
-    for ds in datasets:
-        pos = getattr(ds, "ImagePositionPatient", None)
-        ori = getattr(ds, "ImageOrientationPatient", None)
-        if pos is None or ori is None:
-            break
-        normal = np.cross(np.asarray(ori[:3], float), np.asarray(ori[3:], float))
-        keys.append(float(np.dot(normal, np.asarray(pos, float))))
-    else:
-        return sorted(range(len(datasets)), key=lambda i: (keys[i], files[i].name))
-    numbers = [getattr(ds, "InstanceNumber", None) for ds in datasets]
-    if any(n is None for n in numbers):
-        raise data_error(Code.UNREADABLE, "cannot order the DICOM slices: they have neither "
-                         "ImagePositionPatient/ImageOrientationPatient nor InstanceNumber",
-                         file=folder)
-    return sorted(range(len(datasets)), key=lambda i: (int(numbers[i]), files[i].name))
-
-
-def _dicom_shape(folder: Path) -> tuple[int, ...]:
-    pydicom = _require("pydicom", folder)
-    files = dicom_files(folder)
-    ds = _guarded(files[0], lambda: pydicom.dcmread(files[0], stop_before_pixels=True))
-    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    depth = frames if len(files) == 1 else len(files)
-    samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
-    return (depth, int(ds.Rows), int(ds.Columns)) + ((samples,) if samples > 1 else ())
+    return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), ids[0]))

@@ -36,6 +36,7 @@ import numpy as np
 
 from genodsl.data import io
 from genodsl.data.config import DataConfig, Layout
+from genodsl.data.geometry import align_label, read_with_geometry
 from genodsl.data.problems import Code, Problems, data_error, preview
 from genodsl.errors import DataError
 
@@ -87,7 +88,9 @@ class PairUnit:
 
 @dataclass(frozen=True)
 class VolumeUnit:
-    """A volume (file or DICOM folder) and its label volume; one case."""
+    """A volume (file or DICOM folder) and its label volume; one case.  A label stored on
+    another grid than its image is resampled onto the image's grid by physical coordinates
+    (nearest neighbour; see :mod:`genodsl.data.geometry`)."""
 
     case: str
     image: Path
@@ -100,15 +103,12 @@ class VolumeUnit:
         return [f"{self.case}_{'zyx'[axis]}{k:03d}" for k in range(n)]
 
     def load(self, axis: int) -> list[RawSlice]:
-        image = io.read_volume(self.image)      # (Z, Y, X[, C])
-        mask = io.read_volume(self.mask)        # (Z, Y, X)
+        image, grid = read_with_geometry(self.image)        # (Z, Y, X[, C])
+        mask, mask_grid = read_with_geometry(self.mask)     # (Z, Y, X)
         if mask.ndim != 3:
             raise data_error(Code.SHAPE, f"label volume has shape {mask.shape}; expected "
                              "(Z, Y, X) without channels", file=self.mask)
-        if image.shape[:3] != mask.shape:
-            raise data_error(Code.SHAPE, f"volume shape {image.shape[:3]} (Z, Y, X) differs from "
-                             f"its label {self.mask} {mask.shape}", file=self.image,
-                             hint="an image and its label must have the same voxel grid")
+        mask = align_label(mask, mask_grid, grid, label_file=self.mask, image_file=self.image)
         names = self._names(image.shape[axis], axis)
         return [RawSlice(name, np.take(image, k, axis=axis), np.take(mask, k, axis=axis),
                          f"{self.image}[{'zyx'[axis]}={k}]", f"{self.mask}[{'zyx'[axis]}={k}]")

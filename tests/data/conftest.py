@@ -24,11 +24,18 @@ def write_nifti(path: Path, zyx: np.ndarray) -> Path:
     return path
 
 
-def write_itk(path: Path, zyx: np.ndarray) -> Path:
+def write_itk(path: Path, zyx: np.ndarray, spacing: tuple[float, float, float] | None = None
+              ) -> Path:
     import SimpleITK as sitk
 
-    sitk.WriteImage(sitk.GetImageFromArray(zyx), str(path))
+    img = sitk.GetImageFromArray(zyx)
+    if spacing is not None:
+        img.SetSpacing(spacing)
+    sitk.WriteImage(img, str(path))
     return path
+
+
+DICOM_SPACING = (0.7, 0.8, 2.5)  # (x, y, z) mm of the series below (origin 0, identity axes)
 
 
 def write_dicom_series(folder: Path, zyx: np.ndarray, *, reverse_names: bool = True) -> Path:
@@ -38,7 +45,7 @@ def write_dicom_series(folder: Path, zyx: np.ndarray, *, reverse_names: bool = T
 
     folder.mkdir(parents=True, exist_ok=True)
     vol = sitk.GetImageFromArray(zyx.astype(np.int16))
-    vol.SetSpacing((0.7, 0.8, 2.5))
+    vol.SetSpacing(DICOM_SPACING)
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
     n = zyx.shape[0]
@@ -122,12 +129,13 @@ def mhd_data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def dicom_data(tmp_path: Path) -> Path:
-    """DICOM layout: images/<case>/*.dcm + labels/<case>.nii.gz, two cases of (3, 8, 10)."""
+    """DICOM layout: images/<case>/*.dcm + labels/<case>.nii.gz, two cases of (3, 8, 10); the
+    labels are stored on the series' grid (spacing, origin, direction)."""
     root = tmp_path / "dicom"
     (root / "labels").mkdir(parents=True)
     for case in ("pat1", "pat2"):
         write_dicom_series(root / "images" / case, asymmetric_volume((3, 8, 10)))
         label = np.zeros((3, 8, 10), np.uint8)
         label[1:, :, :] = 1
-        write_nifti(root / "labels" / f"{case}.nii.gz", label)
+        write_itk(root / "labels" / f"{case}.nii.gz", label, spacing=DICOM_SPACING)
     return root

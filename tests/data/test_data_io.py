@@ -1,4 +1,4 @@
-"""Readers: one axis convention for every library, and clear errors for bad files."""
+"""Readers: one axis convention for every format, and clear errors for bad files."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_tiff_image_rgb_and_stack(tmp_path: Path) -> None:
     assert "s.tif" in str(err.value)
 
 
-def test_nifti_is_transposed_to_zyx(tmp_path: Path, w) -> None:
+def test_nifti_written_by_nibabel_reads_as_zyx(tmp_path: Path, w) -> None:
     vol = w.volume((3, 5, 7))
     path = w.nifti(tmp_path / "v.nii.gz", vol)
     out = io.read_volume(path)
@@ -75,14 +75,6 @@ def test_simpleitk_files_read_back_unchanged(tmp_path: Path, w, suffix: str) -> 
     path = w.itk(tmp_path / f"v{suffix}", vol)
     assert np.array_equal(io.read_volume(path), vol)
     assert io.volume_shape(path) == (3, 5, 7)
-
-
-def test_nibabel_and_simpleitk_agree_on_the_same_file(tmp_path: Path, w) -> None:
-    import SimpleITK as sitk
-
-    vol = w.volume((3, 5, 7))
-    path = w.nifti(tmp_path / "n.nii", vol)
-    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(path))), io.read_volume(path))
 
 
 def test_dicom_series_sorted_by_position_not_name(tmp_path: Path, w) -> None:
@@ -153,12 +145,12 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_empty_dicom_folder(tmp_path: Path) -> None:
     (tmp_path / "series").mkdir()
-    with pytest.raises(DataError, match="no DICOM files"):
+    with pytest.raises(DataError, match="no DICOM series"):
         io.read_volume(tmp_path / "series")
 
 
-@pytest.mark.parametrize("module,name", [("nibabel", "v.nii.gz"), ("SimpleITK", "v.mhd"),
-                                         ("pydicom", "series")])
+@pytest.mark.parametrize("module,name", [("SimpleITK", "v.nii.gz"), ("SimpleITK", "v.mhd"),
+                                         ("SimpleITK", "series")])
 def test_missing_optional_library_gives_install_hint(tmp_path: Path, monkeypatch, module: str,
                                                      name: str) -> None:
     path = tmp_path / name
