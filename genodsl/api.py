@@ -20,11 +20,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from .config import config_error
 from .errors import ConfigError, did_you_mean
-from .lang.ir import Network, NetworkSettings, Program
+from .lang.ir import Program
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -90,27 +87,15 @@ def resolve_network(genotype_or_path: str | os.PathLike[str] | Program,
                     network: str | None = None, **overrides: Any) -> tuple[Program, str]:
     """The program and network name that :func:`create_model` builds (``overrides``: settings
     such as ``in_channels``, ``classes``, ``C``, ``depth``; None values are ignored)."""
+    from .lang.override import place
+
     program, shipped = _source(genotype_or_path)
     cells, settings, name = _base(program, shipped, network)
     changes = {k: v for k, v in overrides.items() if v is not None}
-    unknown = sorted(set(changes) - set(NetworkSettings.model_fields) - {"cells"})
-    if unknown:
-        raise ConfigError(f"unknown network setting '{unknown[0]}'",
-                          hint=did_you_mean(unknown[0], NetworkSettings.model_fields))
     if name is not None and not changes and cells == settings.get("cells"):
-        return program, name
-    if program.cells_of(cells) is None:
-        raise ConfigError(f"unknown genotype '{cells}'",
-                          hint=did_you_mean(cells, [*program.genotypes, *program.spaces]))
-    try:
-        new = NetworkSettings(**{**settings, "cells": cells, **changes})
-    except ValidationError as exc:
-        raise config_error(exc, NetworkSettings, prefix="network") from None
+        return program.subprogram(name), name
     name = name or cells.lower()
-    part = Program(opsets=dict(program.opsets), genotypes=dict(program.genotypes),
-                   spaces=dict(program.spaces), networks={name: Network(name, new)},
-                   files=program.files)
-    return part, name
+    return place(program, cells, name, settings, changes), name
 
 
 def create_model(genotype_or_path: str | os.PathLike[str] | Program, network: str | None = None,

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from ..data.config import DataConfig, fit_to_model
 from ..errors import ConfigError
-from ..lang.ir import Network, Program
+from ..lang.ir import Program
+from ..lang.override import place
 from ..lang.loader import load
 from .config import ModelConfig, RunConfig
 
@@ -24,11 +25,10 @@ def load_network(model: ModelConfig) -> tuple[Program, str]:
                                                 "(or set model.file)")
     program = load(model.file)
     net = program.network(model.network)
-    part = program.subprogram(net.name)
-    if model.overrides() and net.settings is not None:
-        settings = net.settings.model_copy(update=model.overrides())
-        part.networks[net.name] = Network(net.name, settings, net.entries, net.span)
-    return part, net.name
+    if not model.overrides() or net.settings is None:
+        return program.subprogram(net.name), net.name
+    return place(program, net.settings.cells, net.name,
+                 net.settings.model_dump(exclude_unset=True), model.overrides()), net.name
 
 
 def training_model(cfg: RunConfig) -> tuple["nn.Module", "ModelSpec", DataConfig]:
