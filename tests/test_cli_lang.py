@@ -110,3 +110,19 @@ def test_allocator_tuning_can_be_turned_off(monkeypatch):
     monkeypatch.delenv("GENODSL_MALLOC_TUNING")
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")  # the user's own glibc setting wins
     assert tune_cpu_allocator() is False
+
+
+def test_shipped_files_by_bare_name_from_any_folder(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("check", "nasunet", "nasunet_space.geno")
+    assert code == 0, err
+    assert out.count("ok  ") == 2
+    code, _, err = cli("check", "nasunt")
+    assert code == 2 and "E031" in err and "nasunet.geno" in err  # the hint lists them
+
+
+def test_a_symlink_loop_is_refused_by_type(cli, tmp_path):
+    loop = tmp_path / "loop.geno"
+    loop.symlink_to(loop)
+    code, _, err = cli("check", loop)
+    assert code == 2 and "E005" in err and "symbolic links" in err

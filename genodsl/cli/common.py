@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import GenoError
+from ..lang.loader import find_source, shipped_names
 
 # Not a terminal (a log, a pipe, CI): wide enough that tables are never cut.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -16,7 +17,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True,
 
 
 def expand(paths: list[Path]) -> list[Path]:
-    """Files as given; folders become their *.geno files (sorted)."""
+    """Files as given (or shipped files by name); folders become their *.geno files (sorted)."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -24,10 +25,11 @@ def expand(paths: list[Path]) -> list[Path]:
             if not found:
                 raise GenoError(f"no .geno files in {p}", code="E031", file=str(p))
             out.extend(found)
-        elif p.exists():
-            out.append(p)
+        elif (found := find_source(p)) is not None:
+            out.append(found)
         else:
-            raise GenoError(f"no such file or folder: {p}", code="E031", file=str(p))
+            raise GenoError(f"no such file or folder: {p}", code="E031", file=str(p),
+                            hint=f"or the name of a shipped file: {', '.join(shipped_names())}")
     return out
 
 

@@ -17,7 +17,7 @@ import typer
 
 from ..config import Amp, parse_overrides, read_yaml
 from ..errors import ConfigError, GenoError
-from ..lang.loader import builtin_dir
+from ..lang.loader import find_source, shipped_names
 
 if TYPE_CHECKING:
     from ..runs.config import RunConfig
@@ -98,15 +98,12 @@ def data_keys(data: str | None) -> dict[str, object]:
 
 def geno_file(path: Path) -> Path:
     """``path`` as given, or a bare name of a shipped file (``nasunet_space.geno``)."""
-    if path.exists():
-        return path
-    if path.parent == Path("."):
-        for name in (path.name, f"{path.name}.geno"):
-            if (builtin_dir() / name).is_file():
-                return builtin_dir() / name
-    shipped = ", ".join(sorted(p.name for p in builtin_dir().glob("*.geno")))
-    raise GenoError(f"no such file: {path}", code="E031", file=str(path),
-                    hint=f"give a path, or the name of a shipped file: {shipped}")
+    found = find_source(path)
+    if found is None:
+        raise GenoError(f"no such file: {path}", code="E031", file=str(path),
+                        hint=f"give a path, or the name of a shipped file: "
+                             f"{', '.join(shipped_names())}")
+    return found
 
 
 def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import GenoError, did_you_mean
 from ..ops.registry import ArgValue, get_op
 from .ir import Cell, CellType, Genotype
-from .loader import builtin_dir, load
+from .loader import find_source, load, shipped_names
 from .printer import format_value
 
 
@@ -299,10 +299,8 @@ def to_json(diff: GenotypeDiff) -> dict[str, object]:
 
 # ---- choosing A and B ---------------------------------------------------------------------
 def _find_file(text: str) -> Path | None:
-    for p in (Path(text), builtin_dir() / text, builtin_dir() / f"{text}.geno"):
-        if p.is_file():
-            return p
-    return None
+    found = find_source(text)
+    return found if found is not None and found.is_file() else None
 
 
 def select_genotype(spec: str) -> tuple[Genotype, str]:
@@ -322,9 +320,8 @@ def select_genotype(spec: str) -> tuple[Genotype, str]:
             raise GenoError("a folder, not a .geno file", code="E031", file=shown,
                             hint="a search run's result is FOLDER/genotype.geno, each epoch's "
                                  "FOLDER/history/epoch_NNNN.geno")
-        shipped = sorted(p.name for p in builtin_dir().glob("*.geno"))
         raise GenoError("no such file", code="E031", file=shown,
-                        hint=f"name a .geno file (or a shipped one: {', '.join(shipped)}), "
+                        hint=f"name a .geno file (or a shipped one: {', '.join(shipped_names())}), "
                              "optionally as FILE:GENOTYPE")
     program = load(path)
     if name is None:

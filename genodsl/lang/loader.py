@@ -192,4 +192,24 @@ def load_builtin(name: str = "nasunet.geno") -> Program:
     return load(builtin_dir() / name)
 
 
-__all__ = ["load", "loads", "load_builtin", "builtin_dir", "collect", "GenoError"]
+def find_source(path: str | os.PathLike[str]) -> Path | None:
+    """``path`` if something is there (even a link or a FIFO: loading refuses those with
+    their own message), else the shipped file a bare name means (``nasunet_space.geno`` or
+    ``nasunet_space``), else None.  The one place the CLI turns names into files."""
+    given = Path(path)
+    if os.path.lexists(given):
+        return given
+    if given.parent == Path("."):
+        for name in (given.name, f"{given.name}.geno"):
+            if (builtin_dir() / name).is_file():
+                return builtin_dir() / name
+    return None
+
+
+def shipped_names() -> list[str]:
+    """The shipped .geno files, for hints."""
+    return sorted(p.name for p in builtin_dir().glob("*.geno"))
+
+
+__all__ = ["load", "loads", "load_builtin", "builtin_dir", "find_source", "shipped_names",
+           "collect", "GenoError"]

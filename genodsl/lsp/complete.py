@@ -17,7 +17,7 @@ from lsprotocol import types as lsp
 
 from ..lang import ast
 from ..lang.ir import CellType, NetworkSettings, edge_role
-from ..lang.loader import builtin_dir
+from ..lang.loader import shipped_names
 from ..ops.registry import REGISTRY, OpKind
 from . import lexical
 from .analysis import Analysis
@@ -86,7 +86,7 @@ def _file_items(analysis: Analysis) -> list[lsp.CompletionItem]:
     here = Path(analysis.file).name
     beside = [p.name for p in analysis.base.glob("*.geno") if p.name != here] \
         if analysis.base.is_dir() else []
-    shipped = [p.name for p in builtin_dir().glob("*.geno")]
+    shipped = shipped_names()
     return _items(sorted(set(beside)) + sorted(set(shipped) - set(beside)),
                   lsp.CompletionItemKind.File)
 

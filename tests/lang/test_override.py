@@ -41,3 +41,17 @@ def test_bad_overrides_are_one_clear_error(changes, expected):
 def test_unknown_cells_name_a_genotype():
     with pytest.raises(ConfigError, match="did you mean 'G'"):
         place(loads(TEXT), "GG", "net")
+
+
+def test_build_checks_the_limits_of_a_program_made_by_hand():
+    import dataclasses
+
+    from genodsl import build
+    from genodsl.errors import GenoValidationError
+
+    program = loads(TEXT)
+    net = program.networks["net"]
+    huge = net.settings.model_copy(update={"C": 100_000})  # skips validation on purpose
+    program.networks["net"] = dataclasses.replace(net, settings=huge)
+    with pytest.raises(GenoValidationError, match="E062"):
+        build(program, "net")
