@@ -30,8 +30,8 @@ def check_input_size(shape: Sequence[int], divisor: int, model: str) -> None:
     Used at the top of every baseline's ``forward`` and usable on its own (with a shape
     only) so callers can reject an image size before building a batch.
     """
-    if torch.jit.is_tracing():  # a trace would bake the check in as a constant anyway
-        return
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return  # a trace would bake the check in as a constant; torch.export would fix H, W
     if len(shape) != 4:
         raise InputSizeError(f"{model} expects a 4-D input (N, C, H, W), got shape {tuple(shape)}")
     height, width = int(shape[-2]), int(shape[-1])

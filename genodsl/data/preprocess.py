@@ -118,6 +118,14 @@ class Preprocess:
                    clahe_clip_limit=cfg.clahe_clip_limit if cfg.clahe else None,
                    normalize=cfg.normalize, intensity_clip=cfg.intensity_clip)
 
+    def describe(self) -> dict[str, object]:
+        """What a consumer of an exported model must do to an image (JSON data)."""
+        return {"in_channels": self.in_channels, "layout": "NCHW float32",
+                "size": list(self.size) if self.size else None,
+                "intensity_clip": list(self.intensity_clip) if self.intensity_clip else None,
+                "clahe_clip_limit": self.clahe_clip_limit, "normalize": self.normalize.value,
+                "order": "channels, clip, resize (bilinear), CLAHE, normalize"}
+
     def pair(self, image: np.ndarray, mask: np.ndarray, *, image_file: PathText = None,
              mask_file: PathText = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Preprocess an image ``(H, W[, C])`` and its raw mask ``(H, W)`` together."""
