@@ -120,11 +120,44 @@ def predict(run: Path = typer.Argument(..., help="a training run folder"),
                   markup=False)
 
 
+def _export_example(run: Path, cfg: Any, image: Path | None, batch_size: int | None,
+                    divisor: int) -> Any:
+    """A real image to trace and check the export on: ``image``, else the first of the run's
+    validation cases (a random tensor, said so, only when the run's data cannot be read)."""
+    import torch
+
+    from ..data import build_dataset, load_input
+    from ..data.splits import SPLIT_FILE, load_split
+    from ..errors import DataError
+
+    if image is not None:
+        x = load_input(image, cfg.data).images[:1]
+    else:
+        try:
+            data = cfg.data.model_copy(update={"check_files": False, "cache": False})
+            dataset = build_dataset(data)
+            if (run / SPLIT_FILE).is_file():
+                val = load_split(run / SPLIT_FILE).val
+                dataset = dataset.subset(val) if val else dataset
+            x = dataset[0]["image"][None]
+        except DataError as err:
+            err_console.print(f"note: the run's data cannot be read ({err.diagnostics[0].message}"
+                              "); checking on a random input instead of a real image",
+                              markup=False)
+            x = torch.randn(1, cfg.data.in_channels, *(cfg.data.size or (256, 256)))
+    pad = (0, -x.shape[3] % divisor, 0, -x.shape[2] % divisor)  # to sizes the network takes
+    x = torch.nn.functional.pad(x, pad, mode="replicate") if any(pad) else x
+    return x.repeat(batch_size or 1, 1, 1, 1)
+
+
 def export(run: Path = typer.Argument(..., help="a training run folder"),
            format: Annotated[o.ExportFormat, typer.Option(
                "--format", "-f", help="onnx (checked with onnxruntime), torchscript or pt2 "
                                       "(torch.export)")] = o.ExportFormat.ONNX,
            out: o.Out = None,
+           image: Annotated[Path | None, typer.Option(
+               help="a real image or volume to check the export on (default: the first "
+                    "validation image of the run)", show_default=False)] = None,
            device: o.Device = None,
            seed: o.Seed = None,
            size: o.Size = None,
@@ -133,19 +166,31 @@ def export(run: Path = typer.Argument(..., help="a training run folder"),
            config: o.ConfigFile = None,
            sets: o.Sets = [],  # noqa: B006 (typer's list default)
            ) -> None:
-    """Export a trained model, traced on a random example input (--size, --batch-size)."""
-    import torch
+    """Export a trained model with dynamic batch, height and width, checked on a real image
+    at two sizes; the file carries the genotype, class names and preprocessing."""
+    import json
 
-    from ..export import FORMATS, export_model
+    from ..data.preprocess import Preprocess
+    from ..export import FORMATS, export_metadata, export_model
+    from ..runs.load import load_run
     from ..runtime.device import pick_device
 
     model, cfg = _run(run, o.shared(device, seed, size, None, no_progress), config, sets)
+    saved = load_run(run)
+    spec = saved.spec
+    genotype = spec.geno if spec.kind == "nasunet" else \
+        json.dumps({"baseline": spec.network, **dict(spec.baseline_args)}, sort_keys=True)
+    meta = export_metadata(network=spec.network, genotype=genotype,
+                           class_names=saved.class_names,
+                           preprocessing=Preprocess.from_config(cfg.data).describe(),
+                           extra={"kind": spec.kind, "in_channels": str(spec.in_channels),
+                                  "classes": str(spec.classes)})
     dev = pick_device(cfg.runtime.device)
-    example = torch.randn(batch_size or 1, cfg.data.in_channels, *(cfg.data.size or (256, 256)))
+    example = _export_example(run, cfg, image, batch_size,
+                              int(getattr(model, "size_divisor", 1) or 1))
     report = export_model(model.to(dev), example.to(dev), format.value,
-                          out or run / f"model{FORMATS[format.value]}")
-    console.print(f"exported {report.path} ({report.fmt}); max |diff| vs eager "
-                  f"{report.max_abs_diff:.2e}", markup=False)
+                          out or run / f"model{FORMATS[format.value]}", metadata=meta)
+    console.print(f"exported {report}", markup=False)
 
 
 def compare(runs: list[Path] = typer.Argument(..., help="run folders")) -> None:
