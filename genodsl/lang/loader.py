@@ -161,13 +161,18 @@ def collect(root: ast.Module, base: Path, allow_outside_imports: bool = False
     return order + [root]
 
 
-def _finish(root: ast.Module, base: Path, allow_outside_imports: bool) -> Program:
-    modules = collect(root, base, allow_outside_imports)
+def check_modules(modules: list[ast.Module]) -> tuple[Program, list[Diagnostic]]:
+    """A file and its imports (from :func:`collect`) → the program and every problem in it,
+    sorted, warnings last (``check`` raises on them; the language server shows them)."""
     program, diags = build_program(modules)
-    diags = sort_diagnostics(diags + validate(program))
     program.warnings = sort_diagnostics(program.warnings)
+    return program, sort_diagnostics(diags + validate(program)) + program.warnings
+
+
+def _finish(root: ast.Module, base: Path, allow_outside_imports: bool) -> Program:
+    program, diags = check_modules(collect(root, base, allow_outside_imports))
     if any(d.is_error for d in diags):
-        raise GenoValidationError(diags + program.warnings)
+        raise GenoValidationError(diags)
     return program
 
 

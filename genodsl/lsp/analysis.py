@@ -2,8 +2,8 @@
 
 The document's own text (not the file on disk) is what is checked; imports resolve beside
 the document's path, then among the shipped genotypes, as the loader does.  The stages are
-the loader's own (:func:`~genodsl.lang.loader.collect`, :func:`~genodsl.lang.lower.build_program`,
-:func:`~genodsl.lang.validate.validate`), so the codes, places and hints are those of
+the loader's own (:func:`~genodsl.lang.loader.collect`,
+:func:`~genodsl.lang.loader.check_modules`), so the codes, places and hints are those of
 ``check``; the server keeps the AST and the IR even when there are errors.  A problem found
 in an imported file is shown on the ``import`` line that brings it in.
 """
@@ -18,10 +18,8 @@ from ..errors import Diagnostic, GenoError, Span
 from ..lang import ast
 from ..lang.grammar import make_span
 from ..lang.ir import Program
-from ..lang.loader import collect
-from ..lang.lower import build_program
+from ..lang.loader import check_modules, collect
 from ..lang.parse import parse
-from ..lang.validate import sort_diagnostics, validate
 from . import lexical
 
 DECL_KINDS = {ast.OpSetDecl: "opset", ast.GenotypeDecl: "genotype", ast.SpaceDecl: "space",
@@ -72,9 +70,7 @@ def analyse(text: str, file: str, base: Path) -> Analysis:
         out.imported = _each_import(paths, file, base)
     else:
         out.imported = modules[:-1]
-        out.program, built = build_program(modules)
-        found = sort_diagnostics(built + validate(out.program))
-        found += sort_diagnostics(out.program.warnings)
+        out.program, found = check_modules(modules)
     out.diagnostics = [_place(d, out.module, file, base) for d in found]
     out.decls = _decls(out.imported, out.module, text, file)
     return out
