@@ -92,4 +92,4 @@ def test_model_classes_fit_the_network_to_the_data(cli, tmp_path, monkeypatch):
     assert summary["num_classes"] == 3
     code, out, err = cli("evaluate", "r3", "--no-progress", "--batch-size", "2")
     assert code == 0, err
-    assert "dsc_2" in (tmp_path / "r3" / "eval" / "per_image.csv").read_text()
+    assert "dsc_2" in (tmp_path / "r3" / "eval" / "per_case.csv").read_text()

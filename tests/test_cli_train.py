@@ -46,8 +46,8 @@ def test_evaluate_on_a_folder(trained, tmp_path, cli):
                          "--out", tmp_path / "eval")
     assert code == 0, err
     assert "(3 images" in out
-    rows = (tmp_path / "eval" / "per_image.csv").read_text().strip().splitlines()
-    assert len(rows) == 1 + 3  # header + one row per image
+    rows = (tmp_path / "eval" / "per_case.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 3  # header + one row per case (an image each)
 
 
 def test_predict_writes_masks_at_the_input_size(trained, tmp_path, cli):
@@ -59,9 +59,9 @@ def test_predict_writes_masks_at_the_input_size(trained, tmp_path, cli):
     image = next((tmp_path / "in" / "images").iterdir())
     code, out, err = cli("predict", trained / "geno", image, "--out", tmp_path / "p")
     assert code == 0, err
-    full = Image.open(tmp_path / "p" / f"{image.stem}_mask_full.png")
-    assert full.size == (48, 40)  # PIL: (width, height)
-    assert (tmp_path / "p" / f"{image.stem}_overlay.png").is_file()
+    mask = Image.open(tmp_path / "p" / f"{image.stem}_mask.png")
+    assert mask.size == (48, 40)  # PIL: (width, height)
+    assert Image.open(tmp_path / "p" / f"{image.stem}_overlay.png").size == (48, 40)
 
 
 def test_export_pt2_matches(trained, tmp_path, cli):
@@ -112,5 +112,5 @@ def test_evaluate_on_the_runs_own_validation_cases(trained, tmp_path, cli):
     code, out, err = cli("evaluate", trained / "geno", "--out", tmp_path / "ev")
     assert code == 0, err
     assert f"its val cases ({len(split['val'])} images" in out
-    rows = (tmp_path / "ev" / "per_image.csv").read_text().strip().splitlines()[1:]
+    rows = (tmp_path / "ev" / "per_case.csv").read_text().strip().splitlines()[1:]
     assert len(rows) == len(split["val"])

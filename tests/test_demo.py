@@ -16,7 +16,7 @@ def test_demo_end_to_end_and_rerun_skips(cli, tmp_path):
     for run in ("nasunet", "unet_small"):
         summary = json.loads((out / run / "summary.json").read_text())
         assert summary["status"] == "completed"
-        assert (out / run / "eval" / "per_image.csv").is_file()
+        assert (out / run / "eval" / "per_case.csv").is_file()
     assert "nasunet" in stdout and "unet_small" in stdout and "DSC" in stdout
     before = (out / "nasunet" / "summary.json").stat().st_mtime_ns
     code, stdout, err = cli(*args)

@@ -96,7 +96,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
     _run("compare", *runs.values())
     console.print(f"everything is in {out}: the genotype {genotype}, its cell drawings in "
                   f"{search_dir}/cells, alpha plots, each run's curves.png and "
-                  "eval/per_image.csv", markup=False)
+                  "eval/per_case.csv", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,10 @@
 Image and mask go through the same transforms with the same random draws; the image is
 interpolated bilinearly and the mask by nearest neighbour, so the mask keeps its class indices.
 Every call is seeded explicitly, so a sample's augmentation is a pure function of its seed.
+
+With ``data.patch`` a random (H, W) window is cut first (MONAI ``RandSpatialCropd``), after
+padding an image smaller than the patch (``SpatialPadd``: zeros, background in the mask), so
+every training sample has the patch's size whatever the image's.
 """
 
 from __future__ import annotations
@@ -17,25 +21,29 @@ from genodsl.data.config import AugmentConfig
 class Augmenter:
     """``(image [C, H, W] float, mask [H, W] int64, seed) -> (image, mask)``."""
 
-    def __init__(self, cfg: AugmentConfig):
+    def __init__(self, cfg: AugmentConfig, patch: tuple[int, int] | None = None):
         from monai.transforms import (Compose, Rand2DElasticd, RandFlipd, RandRotate90d,
-                                      RandRotated)
+                                      RandRotated, RandSpatialCropd, SpatialPadd)
 
         keys = ("image", "mask")
         modes = ("bilinear", "nearest")
         steps: list = []
         rot90 = None
-        if cfg.flip:
+        self.patch = tuple(patch) if patch is not None else None
+        self._crop = (Compose([SpatialPadd(keys, spatial_size=self.patch),
+                               RandSpatialCropd(keys, roi_size=self.patch, random_size=False)])
+                      if self.patch is not None else None)
+        if cfg.enabled and cfg.flip:
             steps.append(RandFlipd(keys, prob=cfg.prob, spatial_axis=0))  # up-down (rows)
             steps.append(RandFlipd(keys, prob=cfg.prob, spatial_axis=1))  # left-right (cols)
-        if cfg.rot90:
+        if cfg.enabled and cfg.rot90:
             rot90 = RandRotate90d(keys, prob=cfg.prob, max_k=3, spatial_axes=(0, 1))
             steps.append(rot90)
-        if cfg.rotate_degrees > 0:
+        if cfg.enabled and cfg.rotate_degrees > 0:
             angle = math.radians(cfg.rotate_degrees)
             steps.append(RandRotated(keys, range_x=angle, prob=cfg.prob, keep_size=True,
                                      mode=modes, padding_mode="reflection"))
-        if cfg.elastic:
+        if cfg.enabled and cfg.elastic:
             steps.append(Rand2DElasticd(keys, spacing=cfg.elastic_spacing,
                                         magnitude_range=cfg.elastic_magnitude, prob=cfg.prob,
                                         mode=modes, padding_mode="reflection"))
@@ -47,23 +55,31 @@ class Augmenter:
 
     @property
     def active(self) -> bool:
-        return self._compose is not None
+        return self._compose is not None or self._crop is not None
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor,
                  seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        compose = self._compose if image.shape[-1] == image.shape[-2] else self._compose_rect
-        if compose is None:
+        out = {"image": image, "mask": mask[None].float()}
+        if self._crop is not None:
+            self._crop.set_random_state(seed=(seed + 1) % (2**32))
+            out = self._crop(out)
+        square = out["image"].shape[-1] == out["image"].shape[-2]
+        compose = self._compose if square else self._compose_rect
+        if compose is None and self._crop is None:
             return image, mask
-        compose.set_random_state(seed=seed % (2**32))
-        out = compose({"image": image, "mask": mask[None].float()})
+        if compose is not None:
+            compose.set_random_state(seed=seed % (2**32))
+            out = compose(out)
         new_image = torch.as_tensor(out["image"]).as_subclass(torch.Tensor).float().contiguous()
         new_mask = torch.as_tensor(out["mask"]).as_subclass(torch.Tensor)[0].round().long()
         return new_image, new_mask.contiguous()
 
 
-def build_augmenter(cfg: AugmentConfig) -> Augmenter | None:
-    """An :class:`Augmenter`, or None when augmentation is disabled or has no transforms."""
-    if not cfg.enabled:
+def build_augmenter(cfg: AugmentConfig, patch: tuple[int, int] | None = None
+                    ) -> Augmenter | None:
+    """An :class:`Augmenter` (random ``patch`` crops and/or the enabled transforms), or None
+    when there is nothing to do."""
+    if not cfg.enabled and patch is None:
         return None
-    aug = Augmenter(cfg)
+    aug = Augmenter(cfg, patch)
     return aug if aug.active else None

@@ -66,7 +66,8 @@ def build_datasets(cfg: DataConfig, run_dir: str | Path | None = None
     split = resolve_split(cfg, full.cases, run_dir)
     if run_dir is not None and not (Path(run_dir) / SPLIT_FILE).exists():
         save_split(split, Path(run_dir) / SPLIT_FILE)
-    train = full.subset(split.train, augment=build_augmenter(cfg.augment), seed=cfg.seed)
+    train = full.subset(split.train, augment=build_augmenter(cfg.augment, cfg.patch),
+                        seed=cfg.seed)
     val = full.subset(split.val)
     return train, val
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
@@ -27,6 +27,7 @@ class Layout(str, Enum):
 
     AUTO = "auto"            # recognise one of the layouts below
     FOLDER = "folder"        # images/ + masks/ with matching stems (PNG, JPEG, BMP, TIFF)
+    NNUNET = "nnunet"        # nnU-Net v2 raw: dataset.json + imagesTr/CASE_0000.ext + labelsTr/
     NIFTI = "nifti"          # imagesTr/ + labelsTr/ volumes (Medical Segmentation Decathlon)
     MHD = "mhd"              # CaseNN.mhd + CaseNN_segmentation.mhd (PROMISE12)
     DICOM = "dicom"          # images/<case>/*.dcm + labels/<case>.nii.gz|.mhd
@@ -92,6 +93,37 @@ class SyntheticConfig(_Frozen):
         return (v, v) if isinstance(v, int) else v
 
 
+class InferenceConfig(_Frozen):
+    """Whole-image inference (MONAI ``sliding_window_inference``), the same in validation,
+    evaluation and prediction; recorded in the run's config so they all agree.
+
+    ``roi`` null: the training size, i.e. ``data.patch`` when patches were trained, else the
+    whole image (at ``data.size``, or native). Windows and whole images are padded to a
+    multiple of the network's size divisor and the output is cropped back.
+    """
+
+    roi: tuple[int, int] | None = None              # window (H, W); null: the training size
+    overlap: float = Field(0.5, ge=0.0, lt=1.0)     # fraction of a window shared with the next
+    mode: Literal["gaussian", "constant"] = "gaussian"  # blending of overlapping windows
+    sw_batch_size: int = Field(4, ge=1)             # windows per forward pass
+
+    @field_validator("roi", mode="before")
+    @classmethod
+    def _square(cls, v: Any) -> Any:
+        return (v, v) if isinstance(v, int) else v
+
+    @field_validator("roi")
+    @classmethod
+    def _positive(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and min(v) < 1:
+            raise ValueError("both sides must be at least 1")
+        return v
+
+    def window(self, patch: tuple[int, int] | None) -> tuple[int, int] | None:
+        """The window to use: ``roi``, else the training patch, else None (whole image)."""
+        return self.roi if self.roi is not None else patch
+
+
 class DataConfig(_Frozen):
     """Everything the data pipeline needs; defaults suit a 2-class 2D problem."""
 
@@ -99,8 +131,12 @@ class DataConfig(_Frozen):
     layout: Layout = Layout.AUTO
     num_classes: int = Field(2, ge=2)               # derived from class_map when not given
     class_map: dict[int, int] | None = None         # mask value -> class index; None: identity
+    class_names: tuple[str, ...] | None = None      # one per class (nnunet: from dataset.json)
     in_channels: int = Field(1, ge=1)               # 1: grayscale, 3: RGB (converted to match)
     size: tuple[int, int] | None = (256, 256)       # (H, W) after resizing; None: keep
+    patch: tuple[int, int] | None = None            # train on random (H, W) crops (padded
+    #                                                 when the image is smaller); None: whole
+    inference: InferenceConfig = InferenceConfig()
     clahe: bool = False                             # CLAHE as in NAS-Unet (skimage)
     clahe_clip_limit: float = Field(0.05, gt=0.0, le=1.0)
     intensity_clip: tuple[float, float] | None = None  # clip raw intensities (e.g. CT window)
@@ -115,12 +151,12 @@ class DataConfig(_Frozen):
     cache: bool = True                              # keep preprocessed slices in memory
     check_files: bool = True                        # read every file once when building
 
-    @field_validator("size", mode="before")
+    @field_validator("size", "patch", mode="before")
     @classmethod
     def _square(cls, v: Any) -> Any:
         return (v, v) if isinstance(v, int) else v
 
-    @field_validator("size")
+    @field_validator("size", "patch")
     @classmethod
     def _positive(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
         if v is not None and min(v) < 1:
@@ -158,6 +194,9 @@ class DataConfig(_Frozen):
             if bad:
                 raise ValueError(f"class_map targets {bad} are outside 0..{self.num_classes - 1}"
                                  f" (num_classes = {self.num_classes})")
+        if self.class_names is not None and len(self.class_names) != self.num_classes:
+            raise ValueError(f"{len(self.class_names)} class_names for num_classes = "
+                             f"{self.num_classes}")
         if self.layout is not Layout.SYNTHETIC and self.root is None:
             raise ValueError("root is required unless layout is 'synthetic'")
         if self.intensity_clip is not None and self.intensity_clip[0] >= self.intensity_clip[1]:

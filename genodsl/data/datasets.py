@@ -13,7 +13,7 @@ DataLoader's per-worker seeding make reproducible).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from genodsl.data.augment import Augmenter
-from genodsl.data.layouts import RawSlice, Unit
+from genodsl.data.layouts import RawSlice, Unit, VolumeUnit
 from genodsl.data.preprocess import Preprocess
 from genodsl.data.problems import Code, Problems, data_error, preview
 from genodsl.errors import DataError
@@ -53,6 +53,8 @@ class SegmentationDataset(Dataset):
         self._cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self._recent: tuple[int, list[RawSlice]] | None = None  # the last unit read
         self._epoch: int | None = None
+        self._native_masks = False  # True: masks at their file's own size (evaluation)
+        self._spacing: dict[str, tuple[float, ...] | None] = {}
         self._refs = self._check_all() if check_files else self._peek_all()
 
     # ---------------------------------------------------------------- construction
@@ -101,8 +103,12 @@ class SegmentationDataset(Dataset):
         return refs
 
     def _process(self, item: RawSlice) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.preprocess.pair(item.image, item.mask, image_file=item.image_file,
-                                    mask_file=item.mask_file)
+        image, mask = self.preprocess.pair(item.image, item.mask, image_file=item.image_file,
+                                           mask_file=item.mask_file)
+        if self._native_masks and self.preprocess.size is not None:
+            mask = replace(self.preprocess, size=None, clahe_clip_limit=None).mask(
+                item.mask, item.mask_file)
+        return image, mask
 
     # ---------------------------------------------------------------- views
 
@@ -116,6 +122,32 @@ class SegmentationDataset(Dataset):
         view.seed = self.seed if seed is None else seed
         view._epoch = None
         return view
+
+    def with_native_masks(self) -> "SegmentationDataset":
+        """A view (not augmented, own cache) whose masks keep their file's own size while
+        images are preprocessed as in training: evaluation at the ground truth's resolution."""
+        view = copy.copy(self)
+        view.augment = None
+        view._native_masks = True
+        view._cache = {}
+        view._recent = None
+        return view
+
+    def case_spacing(self, case: str) -> tuple[float, ...] | None:
+        """The voxel spacing in mm of ``case``'s slices stacked in order, slice axis first
+        (a volume's geometry); None when unknown (2D images: sizes are in pixels)."""
+        if case not in self._spacing:
+            ref = next((r for r in self._refs if r.case == case), None)
+            unit = self._units[ref.unit] if ref is not None else None
+            spacing = None
+            if isinstance(unit, VolumeUnit):
+                from genodsl.data.geometry import read_with_geometry
+
+                zyx = read_with_geometry(unit.image)[1].spacing[::-1]  # (x, y, z) → (z, y, x)
+                a = self.slice_axis
+                spacing = (float(zyx[a]), *(float(v) for i, v in enumerate(zyx) if i != a))
+            self._spacing[case] = spacing
+        return self._spacing[case]
 
     @property
     def cases(self) -> list[str]:

@@ -17,8 +17,11 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def count_flops(model: nn.Module, image: torch.Tensor) -> int:
-    """Forward FLOPs for one image ``[C, H, W]`` (see :mod:`genodsl.compile.flops`)."""
-    return count_flops_of(model, (1, *image.shape)).total
+    """Forward FLOPs for one image ``[C, H, W]`` as the network runs it: padded to a multiple
+    of its size divisor (see :mod:`genodsl.compile.flops`, :mod:`genodsl.train.infer`)."""
+    div = getattr(model, "size_divisor", 1) or 1
+    c, h, w = image.shape
+    return count_flops_of(model, (1, c, -(-h // div) * div, -(-w // div) * div)).total
 
 
 def unpack_batch(batch: Any, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -45,6 +45,9 @@ class TrainConfig(Section):
         None, description="per-class loss weights; weighted_dice without them counts the "
                           "training masks and uses inverse class frequency")
     empty_mask_rule: EmptyMaskRule = EmptyMaskRule.SCORE
+    surface_tolerance_mm: float = resumable(
+        1.0, gt=0, description="surface Dice tolerance in mm (in pixels for 2D images "
+                               "without a known spacing); used by evaluate")
     val_every: int = Field(1, ge=1, description="validate every N epochs (and the last)")
     count_flops: bool = Field(True, description="count forward FLOPs of one image at start")
     tensorboard: bool = resumable(False, description="also write TensorBoard scalars")

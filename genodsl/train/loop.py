@@ -51,6 +51,7 @@ from .batches import count_flops, count_parameters, unpack_batch
 from .checkpoint import LAST_KEYS, FORMAT_VERSION, RunPaths, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .history import EpochStats, TrainResult, summarize
+from .infer import model_divisor, pad_forward
 from .metrics import MetricAccumulator
 from .optim import loss_weights, make_loss, make_optimizer, make_scheduler
 from .runlog import (JsonlLog, TensorBoard, make_progress, open_log, peak_memory_mb,
@@ -224,8 +225,8 @@ class Trainer:
     def _forward(self, image: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         if self.runtime.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, self.amp):
-            logits = (net or self.model)(image)
+        with autocast(self.device, self.amp):  # padded to the network's divisor, cropped back
+            logits = pad_forward(net or self.model, image, model_divisor(self.model))
         if not isinstance(logits, torch.Tensor) or logits.ndim != 4 \
                 or logits.shape[0] != image.shape[0] or logits.shape[1] != self.num_classes \
                 or logits.shape[2:] != image.shape[2:]:

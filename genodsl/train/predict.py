@@ -1,7 +1,9 @@
 """Run a model on image tensors and write masks (raw indices, a viewable PNG) and overlays.
 
 Reading input files is the data package's job; this module takes tensors ``[C, H, W]`` and
-names. Per name it writes ``<name>_mask.png`` (class indices 0..K-1, for tools),
+names. Images are inferred whole (:func:`genodsl.train.infer.infer_image`: padded to the
+network's divisor, sliding windows when asked) and the probabilities resampled to each
+output size before the argmax. Per name it writes ``<name>_mask.png`` (class indices 0..K-1, for tools),
 ``<name>_view.png`` (indices scaled to 0..255, for eyes) and optionally
 ``<name>_overlay.png`` (the image in grey with each foreground class tinted and outlined).
 """
@@ -12,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +24,7 @@ from torch import nn
 from ..errors import DataError
 from ..files import atomic_path
 from ..runtime.device import pick_device
+from .infer import infer_image, resample_probs
 
 # Foreground colours (RGB), cycled for classes 1, 2, ...
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -40,26 +43,35 @@ class PredictionFiles:
 
 @torch.no_grad()
 def predict_masks(model: nn.Module, images: torch.Tensor | Sequence[torch.Tensor], *,
-                  device: str | torch.device = "auto",
-                  batch_size: int = 4) -> tuple[list[torch.Tensor], int]:
-    """Label maps ``[H, W]`` (int64, CPU) for each image, and the model's class count."""
+                  device: str | torch.device = "auto", batch_size: int = 4,
+                  sizes: Sequence[Sequence[int]] | None = None,
+                  inference: Mapping[str, Any] | None = None) -> tuple[list[torch.Tensor], int]:
+    """Label maps (int64, CPU) for each image, and the model's class count.
+
+    ``sizes``: each output's (H, W) (default: its image's); ``inference``: keyword arguments
+    of :func:`~genodsl.train.infer.infer_image` (roi, overlap, mode, sw_batch_size, amp).
+    """
     items = list(images.unbind(0)) if isinstance(images, torch.Tensor) else list(images)
     for i, img in enumerate(items):
         if not isinstance(img, torch.Tensor) or img.ndim != 3 or not img.is_floating_point():
             raise DataError(f"image {i}: expected a float tensor [C, H, W], got "
                             f"{getattr(img, 'shape', type(img))}")
+    if sizes is not None and len(sizes) != len(items):
+        raise DataError(f"{len(items)} images but {len(sizes)} output sizes")
+    out = [tuple(int(v) for v in (sizes[i] if sizes is not None else img.shape[1:]))
+           for i, img in enumerate(items)]
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    model = model.to(dev).eval()
     masks: list[torch.Tensor] = []
     num_classes = 0
     i = 0
-    while i < len(items):  # batch consecutive images of the same shape
+    while i < len(items):  # batch consecutive images of the same shape and output size
         j = i + 1
-        while j < len(items) and j - i < batch_size and items[j].shape == items[i].shape:
+        while j < len(items) and j - i < batch_size and items[j].shape == items[i].shape \
+                and out[j] == out[i]:
             j += 1
-        logits = model(torch.stack(items[i:j]).to(dev))
-        num_classes = int(logits.shape[1])
-        masks.extend(logits.argmax(dim=1).cpu().unbind(0))
+        probs = infer_image(model, torch.stack(items[i:j]), device=dev, **dict(inference or {}))
+        num_classes = int(probs.shape[1])
+        masks.extend(resample_probs(probs, out[i]).argmax(dim=1).unbind(0))
         i = j
     return masks, num_classes
 
@@ -138,8 +150,10 @@ def write_predictions(masks: Sequence[torch.Tensor], names: Sequence[str],
 def predict(model: nn.Module, images: torch.Tensor | Sequence[torch.Tensor],
             names: Sequence[str], out_dir: str | os.PathLike[str], *,
             device: str | torch.device = "auto", batch_size: int = 4,
-            overlay: bool = True) -> list[PredictionFiles]:
+            overlay: bool = True, inference: Mapping[str, Any] | None = None
+            ) -> list[PredictionFiles]:
     """Predict and write every image's masks (and overlay) into ``out_dir``."""
-    masks, num_classes = predict_masks(model, images, device=device, batch_size=batch_size)
+    masks, num_classes = predict_masks(model, images, device=device, batch_size=batch_size,
+                                       inference=inference)
     return write_predictions(masks, names, out_dir, num_classes=num_classes,
                              images=images if overlay else None)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from genodsl.errors import DataError
-from genodsl.train.metrics import EmptyMaskRule, MetricAccumulator, segmentation_metrics
+from genodsl.train.metrics import (CaseAccumulator, EmptyMaskRule, MetricAccumulator,
+                                   segmentation_metrics)
 
 
 def _case():
@@ -28,7 +29,6 @@ def test_dsc_iou_accuracy_by_hand():
     assert m.dice[0].tolist() == pytest.approx([22 / 25, 4 / 7])
     assert m.iou[0].tolist() == pytest.approx([11 / 14, 2 / 5])
     assert m.pixel_accuracy.tolist() == pytest.approx([13 / 16])
-    assert m.hd95 is None
 
 
 def test_logits_are_accepted():
@@ -62,20 +62,18 @@ def test_empty_mask_rule_ignore_leaves_values_out_of_means():
     assert acc_score.summary()["dsc"] == pytest.approx(0.5)
 
 
-def test_hd95_by_shift_and_nan_when_empty():
-    gt = torch.zeros(3, 12, 12, dtype=torch.long)
-    gt[:2, 3:8, 3:8] = 1
-    pred = torch.zeros_like(gt)
-    pred[0, 3:8, 5:10] = 1  # shifted by 2 pixels
-    # image 1: GT present, prediction empty; image 2: both empty
-    m = segmentation_metrics(pred, gt, 2, hd95=True)
-    assert m.hd95 is not None
-    assert float(m.hd95[0, 1]) == pytest.approx(2.0)
-    assert math.isnan(float(m.hd95[1, 1])) and math.isnan(float(m.hd95[2, 1]))
-    assert torch.isnan(m.hd95[:, 0]).all()  # background is not measured
-    acc = MetricAccumulator(2, hd95=True)
-    acc.update(pred, gt)
+def test_hd95_in_pixels_by_shift_per_case():
+    gt = torch.zeros(12, 12, dtype=torch.long)
+    gt[3:8, 3:8] = 1
+    pred = torch.roll(gt, 2, dims=1)  # shifted by 2 pixels
+    acc = CaseAccumulator(2, ["bg", "fg"])
+    acc.add("c", pred, gt)
+    assert acc.rows()[0]["hd95_fg"] == pytest.approx(2.0) and acc.rows()[0]["unit"] == "px"
+    acc.add("empty prediction", torch.zeros_like(gt), gt)
+    assert math.isnan(acc.rows()[1]["hd95_fg"])
     assert acc.summary()["hd95"] == pytest.approx(2.0)  # NaNs left out of the mean
+    with pytest.raises(TypeError):
+        acc.update(pred[None], gt[None])  # cases are scored whole
 
 
 def test_miou_counts_the_last_class():
@@ -95,13 +93,13 @@ def test_miou_counts_the_last_class():
 
 def test_accumulator_rows_and_pooled_summary():
     pred, gt = _case()
-    acc = MetricAccumulator(2, ["background", "prostate"], hd95=True)
+    acc = MetricAccumulator(2, ["background", "prostate"])
     acc.update(pred, gt, names=["a"], cases=["c1"])
     acc.update(gt, gt, names=["b"], cases=["c1"])
     rows = acc.rows()
     assert [r["name"] for r in rows] == ["a", "b"]
     assert acc.columns == ["name", "case", "pixel_accuracy", "dsc_background", "dsc_prostate",
-                           "iou_background", "iou_prostate", "hd95_prostate"]
+                           "iou_background", "iou_prostate"]
     assert all(list(r) == acc.columns for r in rows)
     assert rows[0]["dsc_prostate"] == pytest.approx(4 / 7) and rows[1]["dsc_prostate"] == 1.0
     s = acc.summary()

@@ -38,27 +38,24 @@ def _render(table) -> str:
     return console.file.getvalue()
 
 
-def test_evaluate_writes_per_image_csv_and_summary(tmp_path, dataset_cls):
+def test_evaluate_writes_per_case_csv_and_summary(tmp_path, dataset_cls):
     data = dataset_cls(6, empty_every=3)  # images 0 and 3 have empty masks
     result = evaluate(Threshold(), data, num_classes=2, class_names=["bg", "fg"],
-                      device="cpu", batch_size=4, out_dir=tmp_path)
-    with (tmp_path / "per_image.csv").open() as fh:
+                      device="cpu", out_dir=tmp_path)
+    with (tmp_path / "per_case.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["name"] for r in rows] == [f"img{i:02d}" for i in range(6)]
-    assert [r["case"] for r in rows] == ["case0", "case0", "case1", "case1", "case2", "case2"]
-    assert list(rows[0]) == ["name", "case", "pixel_accuracy", "dsc_bg", "dsc_fg", "iou_bg",
-                             "iou_fg", "hd95_fg"]
-    for i, r in enumerate(rows):
-        if i % 3 == 0:  # empty GT, prediction has false positives -> DSC 0, HD95 left out
-            assert float(r["dsc_fg"]) == 0.0 and r["hd95_fg"] == ""
-        else:  # the model is exact here
-            assert float(r["dsc_fg"]) == 1.0 and float(r["hd95_fg"]) == 0.0
+    assert [r["case"] for r in rows] == ["case0", "case1", "case2"]  # 2 slices per case
+    assert list(rows[0])[:6] == ["case", "slices", "shape", "spacing", "unit", "pixel_accuracy"]
+    assert {"dsc_fg", "hd95_fg", "asd_fg", "nsd_fg"} <= set(rows[0])
+    assert all(r["slices"] == "2" and r["shape"] == "2x16x16" and r["unit"] == "px"
+               for r in rows)
+    for r in rows:  # the stacked volumes hold the empty slice's false positives
+        assert 0.0 < float(r["dsc_fg"]) <= 1.0
     summary = json.loads((tmp_path / "metrics.json").read_text())
-    assert summary == result.summary and summary["images"] == 6
-    assert summary["dsc"] == pytest.approx(4 / 6)
-    assert summary["hd95"] == 0.0
+    assert summary == result.summary and summary["cases"] == 3 and summary["images"] == 6
+    assert summary["unit"] == "px"
     text = _render(render_eval(result))
-    assert "DSC" in text and "fg" in text and "HD95" in text
+    assert "DSC" in text and "fg" in text and "HD95 (px)" in text
 
 
 def test_predict_writes_masks_and_overlays(tmp_path, dataset_cls):
