@@ -85,9 +85,10 @@ def estimate_parameters(settings, cells: CellPair) -> int:
 
 def count_ops(settings, cells: CellPair) -> int:
     """The ops the network builds: every candidate of every edge of every cell."""
+    if any(t not in cells.cells for t in CellType):
+        return 0  # validate reports the missing cell
     per_cell = {t: sum(len(e.ops) for _, _, e in c.op_edges()) for t, c in cells.cells.items()}
-    return (settings.depth * per_cell.get(CellType.DOWN, 0)
-            + (settings.depth + 1) * per_cell.get(CellType.UP, 0))
+    return sum(per_cell[stage.type] for stage in stage_plan(settings, cells).cells)
 
 
 def _check_network(net: Network, program: Program) -> Iterable[Diagnostic]:

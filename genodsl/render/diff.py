@@ -9,14 +9,12 @@ red and dashed, changed (another op, arguments or source) orange, unchanged grey
 
 from __future__ import annotations
 
-import html
-
 import graphviz
 
 from ..lang.diff import Change, Edge, GenotypeDiff, diff_genotypes
 from ..lang.ir import Cell, CellType, Genotype
+from .common import GREY, legend_label, new_graph
 
-FONT = "Helvetica,Arial,sans-serif"
 COLORS = {Change.ADDED: "#2CA02C", Change.REMOVED: "#D62728", Change.CHANGED: "#FF7F0E",
           Change.UNCHANGED: "#9A9A9A"}
 _EDGE_STYLE = {Change.ADDED: dict(penwidth="2.6"),
@@ -27,19 +25,7 @@ _NODE_FILL = {Change.ADDED: "#DFF2DF", Change.REMOVED: "#F8DADA", Change.CHANGED
               Change.UNCHANGED: "#F4F1DE"}
 _LEGEND = [("unchanged", Change.UNCHANGED), ("changed", Change.CHANGED),
            ("added (only in B)", Change.ADDED), ("removed (only in A)", Change.REMOVED)]
-_GREY = "#5A5A5A"
 _INPUTS, _CONCAT = "<inputs>", "<concat>"  # rows besides the node names (never a name)
-
-
-def _label(title: str, subtitle: str) -> str:
-    """An HTML-like graph label: a bold title, a subtitle, the colour keys."""
-    keys = "&#160;&#160;&#160;".join(
-        f'<FONT COLOR="{COLORS[c]}" POINT-SIZE="16">&#9632;</FONT>&#160;{html.escape(name)}'
-        for name, c in _LEGEND)
-    return ('<<TABLE BORDER="0" CELLSPACING="2" CELLPADDING="1">'
-            f"<TR><TD><B>{html.escape(title)}</B></TD></TR>"
-            f'<TR><TD><FONT POINT-SIZE="11">{html.escape(subtitle)}</FONT></TD></TR>'
-            f'<TR><TD><FONT POINT-SIZE="11">{keys}</FONT></TD></TR></TABLE>>')
 
 
 def _draw_cell(g: graphviz.Digraph, cell: Cell, side: str, title: str,
@@ -56,7 +42,7 @@ def _draw_cell(g: graphviz.Digraph, cell: Cell, side: str, title: str,
         c.attr(label=title, style="rounded", color="#C8C8C8", fontsize="13")
         for name in cell.inputs:
             c.node(prefix + name, name, shape="box", style="rounded,filled",
-                   fillcolor="#E8E8E8", color=_GREY)
+                   fillcolor="#E8E8E8", color=GREY)
             rows[_INPUTS].append(prefix + name)
         for first, second in zip(cell.inputs, cell.inputs[1:]):  # s0 left of s1
             c.edge(prefix + first, prefix + second, style="invis")
@@ -66,7 +52,7 @@ def _draw_cell(g: graphviz.Digraph, cell: Cell, side: str, title: str,
             change = node_change.get(names.get(name, name), Change.UNCHANGED)
             c.node(prefix + name, name, shape="circle", style="filled", width="0.6",
                    fixedsize="true", fillcolor=_NODE_FILL[change],
-                   color=COLORS[change] if change is not Change.UNCHANGED else _GREY,
+                   color=COLORS[change] if change is not Change.UNCHANGED else GREY,
                    penwidth="2" if change is not Change.UNCHANGED else "1")
             rows.setdefault(names.get(name, name), []).append(prefix + name)
         for node in cell.nodes:
@@ -76,10 +62,10 @@ def _draw_cell(g: graphviz.Digraph, cell: Cell, side: str, title: str,
                 change = edge_change.get(key, Change.UNCHANGED)
                 color = COLORS[change]
                 c.edge(prefix + src, prefix + node, label=e.op.label(), color=color,
-                       fontcolor=color if change is not Change.UNCHANGED else _GREY,
+                       fontcolor=color if change is not Change.UNCHANGED else GREY,
                        **_EDGE_STYLE[change])
         c.node(prefix + "concat", "concat", shape="box", style="rounded,filled",
-               fillcolor="#E8E8E8", color=_GREY)
+               fillcolor="#E8E8E8", color=GREY)
         rows[_CONCAT].append(prefix + "concat")
         for src in cell.outputs:
             change = concat_change.get(names.get(src, src), Change.UNCHANGED)
@@ -96,12 +82,11 @@ def _title(side: str, label: str) -> str:
 def render_diff(a: Genotype, b: Genotype, diff: GenotypeDiff | None = None) -> graphviz.Digraph:
     """Per cell type, a cluster with A's cell on the left and B's on the right."""
     diff = diff or diff_genotypes(a, b)
-    g = graphviz.Digraph("genotype_diff")
-    g.attr(rankdir="TB", fontname=FONT, fontsize="16", labelloc="t", bgcolor="white",
-           nodesep="0.3", ranksep="0.55", pad="0.25", newrank="true",
+    g = new_graph("genotype_diff", "TB")
+    g.attr(nodesep="0.3", ranksep="0.55", newrank="true",
            remincross="false")  # a second crossing pass would swap s0 and s1
-    g.attr("node", fontname=FONT, fontsize="13")
-    g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.8")
+    g.attr("node", fontsize="13")
+    g.attr("edge", fontsize="11")
     rows: dict[str, list[str]] = {_INPUTS: [], _CONCAT: []}
     for cd in diff.cells:
         before: dict[tuple[str, Edge], Change] = {}
@@ -134,8 +119,9 @@ def render_diff(a: Genotype, b: Genotype, diff: GenotypeDiff | None = None) -> g
             level.attr(rank="same")
             for node in ids:
                 level.node(node)
-    g.attr(label=_label(f"genotype diff: {a.name} → {b.name}",
-                        "same genotype" if diff.is_empty else "A left, B right of each cell"))
+    g.attr(label=legend_label(f"genotype diff: {a.name} → {b.name}",
+                              [(name, COLORS[c]) for name, c in _LEGEND],
+                              "same genotype" if diff.is_empty else "A left, B right of each cell"))
     return g
 
 
