@@ -8,6 +8,7 @@ runs' ``summary.json`` files.
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +34,52 @@ def _run(run: Path, named: dict[str, object], config: Path | None, sets: list[st
     return loaded.model, cfg
 
 
+class VolumeFormat(str, Enum):
+    """``genodsl predict --format``: how label volumes are written."""
+
+    SAME = "same"
+    NIFTI = "nifti"
+
+
+def _volume_targets(inputs: list[Path], out: Path, fmt: str) -> dict[Path, Path]:
+    """The label file of each volume input; two inputs writing one file, or a label that
+    would replace its own input, are errors before anything runs."""
+    from ..data import io
+    from ..data.geometry import label_path
+    from ..errors import DataError
+
+    targets: dict[Path, Path] = {}
+    for path in inputs:
+        if path.exists() and io.is_volume(path):
+            target = label_path(path, out, fmt)  # type: ignore[arg-type]
+            if target.resolve() == path.resolve():
+                raise DataError(f"the prediction {target} would replace its input",
+                                file=str(path), hint="choose another --out folder")
+            clash = next((p for p, t in targets.items() if t == target), None)
+            if clash is not None:
+                raise DataError(f"{clash} and {path} would both be written as {target}",
+                                file=str(path), hint="predict them into different --out folders")
+            targets[path] = target
+    return targets
+
+
+def _predict_volume(model: Any, item: Any, target: Path, cfg: Any, dev: Any) -> None:
+    """Predict every slice of a volume (the run's preprocessing and whole-image inference,
+    the masks at the input's slice size) and write them with the input's geometry."""
+    import torch
+
+    from ..data.geometry import write_label
+    from ..train.infer import inference_kwargs
+    from ..train.predict import predict_masks
+
+    size = [s for i, s in enumerate(item.original_shape) if i != item.slice_axis]
+    masks, _ = predict_masks(model, item.images, device=dev, batch_size=cfg.train.batch_size,
+                             sizes=[size] * item.images.shape[0],
+                             inference=inference_kwargs(cfg.data))
+    write_label(item.restore(torch.stack(masks)), item.geometry, target)
+    console.print(f"wrote {target} ({item.geometry.describe()})", markup=False)
+
+
 def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
              data: o.Data = None,
              split: Annotated[o.Split, typer.Option(
@@ -46,15 +93,19 @@ def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
              config: o.ConfigFile = None,
              sets: o.Sets = [],  # noqa: B006 (typer's list default)
              ) -> None:
-    """Evaluate a trained run: per-class DSC, IoU, HD95; a table and a per-image CSV.
+    """Evaluate a trained run per case at the masks' own resolution: DSC, IoU, HD95, mean
+    surface distance and surface Dice (mm from the spacing; px for 2D images); a table and a
+    per-case CSV.
 
     With --data: test data (same layout as training); without: the run's own cases. --out:
-    where per_image.csv and metrics.json go (default RUN/eval).
+    where per_case.csv and metrics.json go (default RUN/eval). The surface Dice tolerance is
+    train.surface_tolerance_mm (--set train.surface_tolerance_mm=2).
     """
     from ..data import build_dataset
     from ..data.splits import SPLIT_FILE, load_split
-    from ..runtime.device import pick_device
-    from ..train.evaluate import evaluate as run_eval, render_eval
+    from ..runtime.device import amp_dtype, pick_device
+    from ..train.evaluate import CSV_NAME, JSON_NAME, evaluate as run_eval, render_eval
+    from ..train.infer import inference_kwargs
 
     named = {**o.data_keys(data), **o.shared(device, seed, size, batch_size, no_progress)}
     if "data.root" in named:  # test files for a run trained on synthetic data
@@ -67,20 +118,35 @@ def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
             dataset = dataset.subset(getattr(load_split(run / SPLIT_FILE), split.value))
         title = f"{run.name} on its {split.value} cases"
     out_dir = out or run / "eval"
-    result = run_eval(model, dataset, num_classes=cfg.data.num_classes,
-                      empty=cfg.train.empty_mask_rule, out_dir=out_dir,
-                      device=pick_device(cfg.runtime.device), batch_size=cfg.train.batch_size,
-                      num_workers=cfg.runtime.num_workers, progress=cfg.runtime.progress,
-                      console=err_console)
+    dev = pick_device(cfg.runtime.device)
+    result = run_eval(model, dataset.with_native_masks(), num_classes=cfg.data.num_classes,
+                      empty=cfg.train.empty_mask_rule, out_dir=out_dir, device=dev,
+                      tolerance=cfg.train.surface_tolerance_mm,
+                      inference=inference_kwargs(cfg.data, amp_dtype(cfg.runtime.amp, dev)),
+                      progress=cfg.runtime.progress, console=err_console)
     console.print(render_eval(result, title=title))
-    console.print(f"wrote {out_dir / 'per_image.csv'} and {out_dir / 'metrics.json'}",
-                  markup=False)
+    console.print(f"wrote {out_dir / CSV_NAME} and {out_dir / JSON_NAME}", markup=False)
+
+
+def _raw_image(path: Path) -> Any:
+    """The input image as read (float ``[C, H, W]``, its own size): what overlays show."""
+    import numpy as np
+    import torch
+
+    from ..data import read_image
+
+    raw = np.asarray(read_image(path), dtype=np.float32)
+    raw = raw[..., None] if raw.ndim == 2 else raw
+    return torch.from_numpy(np.ascontiguousarray(raw.transpose(2, 0, 1)))
 
 
 def predict(run: Path = typer.Argument(..., help="a training run folder"),
             inputs: list[Path] = typer.Argument(..., help="images or volumes"),
             out: Annotated[Path, typer.Option("--out", "-o", help="the output folder")] = ...,
             overlay: bool = typer.Option(True, help="also write overlays"),
+            volume_format: Annotated[VolumeFormat, typer.Option(
+                "--format", help="label volumes: the input's format, or nifti (a DICOM series "
+                                 "always gets NIfTI)")] = VolumeFormat.SAME,
             device: o.Device = None,
             seed: o.Seed = None,
             size: o.Size = None,
@@ -89,31 +155,39 @@ def predict(run: Path = typer.Argument(..., help="a training run folder"),
             config: o.ConfigFile = None,
             sets: o.Sets = [],  # noqa: B006 (typer's list default)
             ) -> None:
-    """Predict masks for images: class-index PNGs (+ viewable masks and overlays)."""
-    import torch
-    from PIL import Image
+    """Predict masks for images: class-index PNGs (+ viewable masks and overlays).
 
+    A volume (NIfTI, NRRD, MetaImage, DICOM series folder) is predicted slice by slice along
+    data.slice_axis and written as one label volume OUT/<name>_seg.<its suffix> (--format
+    nifti: .nii.gz) with the input's shape, spacing, origin and direction; a DICOM series gets
+    a NIfTI label (DICOM segmentation objects are not written).
+    """
     from ..data import load_input
-    from ..files import atomic_path
     from ..runtime.device import pick_device
+    from ..train.infer import inference_kwargs
     from ..train.predict import predict_masks, write_predictions
     from ..train.runlog import make_progress
 
     model, cfg = _run(run, o.shared(device, seed, size, batch_size, no_progress), config, sets)
     dev = pick_device(cfg.runtime.device)
+    targets = _volume_targets(inputs, out, volume_format.value)
     written = 0
     with make_progress(cfg.runtime.progress, err_console) as bar:
         task = bar.add_task("predict", total=len(inputs), info="")
         for path in inputs:
             item = load_input(path, cfg.data)
+            if item.geometry is not None:  # a volume: one label volume at the input's geometry
+                _predict_volume(model, item, targets[path], cfg, dev)
+                written += 1
+                bar.update(task, advance=1)
+                continue
+            # a 2D image: inferred at the training scale, the mask at the input's own size
             masks, _ = predict_masks(model, item.images, device=dev,
-                                     batch_size=cfg.train.batch_size)
+                                     batch_size=cfg.train.batch_size,
+                                     sizes=[item.original_shape],
+                                     inference=inference_kwargs(cfg.data))
             write_predictions(masks, item.names, out, num_classes=cfg.data.num_classes,
-                              images=item.images if overlay else None)
-            full = item.restore(torch.stack(masks))
-            if full.ndim == 2:  # a 2D image: also its mask at the input's own size
-                with atomic_path(out / f"{Path(item.names[0]).stem}_mask_full.png") as tmp:
-                    Image.fromarray(full).save(tmp, format="PNG")
+                              images=[_raw_image(path)] if overlay else None)
             written += len(masks)
             bar.update(task, advance=1)
     console.print(f"wrote {written} prediction{'s' if written != 1 else ''} to {out}",
