@@ -8,6 +8,9 @@
   alpha step a second sampled path ``other`` runs without one, and the output is
   ``g_active · op_active(x) + g_other · op_other(x)`` with binary gates ``g`` = (1, 0) whose
   gradient flows straight through to the alphas of the two paths.
+
+``aux_skip`` (DARTS-, set by a search that asks for it; 0 otherwise) adds ``aux_skip · x`` to
+the output of a normal edge in both modes: an auxiliary skip outside the candidates.
 """
 
 from __future__ import annotations
@@ -40,9 +43,15 @@ class MixedOp(nn.Module):
         self.ops = nn.ModuleList(build_op(op.name, channels, role, op.arg_dict)
                                  for op in candidates)
         self.is_zero = tuple(get_op(op.name).name == "none" for op in candidates)
+        self.role = role
+        self.aux_skip = 0.0
 
     def forward(self, x: torch.Tensor, w: torch.Tensor | PathSample | None = None
                 ) -> torch.Tensor:
+        out = self._mix(x, w)
+        return out + self.aux_skip * x if self.aux_skip else out
+
+    def _mix(self, x: torch.Tensor, w: torch.Tensor | PathSample | None) -> torch.Tensor:
         if isinstance(w, PathSample):
             return self._sampled(x, w)
         if w is None:

@@ -10,10 +10,13 @@ Defaults (NAS-Unet paper + reference search config, see ``shared/reference.md``)
 * weights: SGD, momentum 0.95, weight decay 3e-4, cosine lr 0.025 → 0.01, grad clip 5;
 * alphas: Adam lr 3e-4, weight decay 1e-4, betas (0.5, 0.999) as in DARTS;
 * 300 epochs, stop when the derived genotype is unchanged for 40 epochs;
-* ``warmup_epochs = 10``: alphas stay frozen for the first 10 epochs, as in the reference's
-  config (the paper says "from the start").  We keep the reference's value: the supernet's
-  weights are random at first, and alpha steps on random weights favour parameter-free ops
-  (pools, identity), which is DARTS' best-known failure mode.  Set 0 for the paper's setting.
+* warm-up: alphas stay frozen for the first ``min(10, epochs // 5)`` epochs (``warmup_epochs:
+  null``): the reference's 10 for its 300-epoch search, a fifth of a short one, so the alphas
+  always train for most of the epochs asked for (the paper says "from the start": set 0).  The
+  supernet's weights are random at first, and alpha steps on random weights favour
+  parameter-free ops (pools, identity), which is DARTS' best-known failure mode.
+* collapse remedies (``regularizer``, ``aux_skip``) and the eigenvalue monitor are off by
+  default; ``docs/search.md`` gives their papers and defaults.
 * the normal-op alphas are shared by the down and up cells (the reference does).
 """
 
@@ -72,6 +75,16 @@ class CostConfig(Section):
         return self
 
 
+class Regularizer(str, Enum):
+    NONE = "none"
+    BETA = "beta"  # β-DARTS: λ(t) · mean over edges of logsumexp(α), λ rising linearly
+
+
+class EigenStop(str, Enum):
+    OFF = "off"
+    STOP = "stop"  # RobustDARTS' DARTS-ES: stop, keep the alphas of k epochs before
+
+
 class SearchConfig(Section):
     """Everything a search run needs besides the space, the network and the data."""
 
@@ -80,7 +93,8 @@ class SearchConfig(Section):
     steps_per_epoch: int | None = Field(
         None, ge=1, description="weight steps per epoch; null: one pass over the weight half")
     batch_size: int = Field(4, ge=1)
-    warmup_epochs: int = Field(10, ge=0, description="epochs before the first alpha step")
+    warmup_epochs: int | None = Field(
+        None, ge=0, description="epochs before the first alpha step; null: min(10, epochs // 5)")
     patience: int | None = Field(
         40, ge=1, description="stop when the genotype is unchanged this many epochs")
     share_normal_alphas: bool = Field(True, description="down and up cells share normal alphas")
@@ -88,9 +102,40 @@ class SearchConfig(Section):
     weights: WeightOptimConfig = WeightOptimConfig()
     alphas: AlphaOptimConfig = AlphaOptimConfig()
     cost: CostConfig = CostConfig()
+    # -- collapse remedies and monitors (docs/search.md) -----------------------------------------
+    regularizer: Regularizer = Field(Regularizer.NONE, description="beta: β-DARTS regularisation")
+    beta_lambda: float = Field(
+        2.0, ge=0, description="β-DARTS: λ rises linearly from 0 (first epoch) to this (last)")
+    aux_skip: float = Field(
+        0.0, ge=0, description="DARTS-: initial weight β0 of an auxiliary skip on every normal "
+                               "edge, decaying linearly to 0 over the epochs; 0 disables")
+    hessian_every: int = Field(
+        0, ge=0, description="every N epochs, the dominant eigenvalue of the alpha Hessian of "
+                             "the validation loss (power iteration); 0 disables")
+    hessian_iters: int = Field(20, ge=1, description="power-iteration steps (at most)")
+    eigen_stop: EigenStop = Field(
+        EigenStop.OFF, description="stop: end when the eigenvalue jumps, keeping the alphas of "
+                                   "eigen_k epochs before (needs hessian_every)")
+    eigen_k: int = Field(5, ge=1, description="the epochs the eigenvalue jump is measured over")
+    eigen_threshold: float = Field(
+        0.75, gt=0, lt=1, description="stop when mean λ(i−k) / mean λ(i) falls below this")
     # -- outputs that do not change the result ------------------------------------------------
     tensorboard: bool = resumable(False, description="also write TensorBoard scalars")
     plots: bool = resumable(True, description="alpha evolution PNGs and cell renders at the end")
+    min_alpha_shift: float = resumable(
+        0.02, ge=0, description="warn at the end when no edge's distribution moved by this "
+                                "much (total variation) from its start")
+
+    @model_validator(mode="after")
+    def _eigen_stop_needs_monitor(self) -> "SearchConfig":
+        if self.eigen_stop is not EigenStop.OFF and self.hessian_every == 0:
+            raise ValueError("search.eigen_stop needs search.hessian_every > 0")
+        return self
+
+    @property
+    def warmup(self) -> int:
+        """The warm-up in epochs: ``warmup_epochs``, or ``min(10, epochs // 5)`` when null."""
+        return min(10, self.epochs // 5) if self.warmup_epochs is None else self.warmup_epochs
 
 
 def config_hash(search: SearchConfig, runtime: RuntimeConfig,

@@ -58,14 +58,15 @@ class Darts(BaseStrategy):
         grads, loss, logits = self.alpha_grads(val, train)
         self.check_finite(loss, "alpha")
         penalty, expected = self.penalty()
-        if penalty is not None and penalty.requires_grad:
-            extra = torch.autograd.grad(self.a_scaler.scale(penalty), self.alphas,
+        total, reg = self.alpha_extra(penalty)
+        if total is not None and total.requires_grad:
+            extra = torch.autograd.grad(self.a_scaler.scale(total), self.alphas,
                                         allow_unused=True)
             grads = [g if e is None else (e if g is None else g + e)
                      for g, e in zip(grads, extra)]
         self.step_alphas(grads)
         return StepResult(float(loss), logits,
-                          None if penalty is None else float(penalty.detach()), expected)
+                          None if penalty is None else float(penalty.detach()), expected, reg)
 
 
 class Darts2(Darts):

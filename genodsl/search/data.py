@@ -92,3 +92,12 @@ class Batches:
         image, mask = unpack_batch(raw, self.num_classes)
         return Batch(image.to(self.device, memory_format=self.memory_format),
                      mask.to(self.device))
+
+
+def fixed_batch(ds: Dataset, size: int, num_classes: int, device: torch.device) -> Batch:
+    """The first ``size`` samples of ``ds`` as one batch (the Hessian monitor's, every epoch)."""
+    from torch.utils.data import default_collate
+
+    n = min(size, len(ds))  # type: ignore[arg-type]
+    image, mask = unpack_batch(default_collate([ds[i] for i in range(n)]), num_classes)
+    return Batch(image.to(device), mask.to(device))

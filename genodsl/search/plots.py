@@ -1,17 +1,72 @@
-"""End-of-search pictures: alpha evolution per edge (PNG) and renders of the final cells."""
+"""End-of-search pictures: alpha evolution per edge and the collapse monitors by epoch (PNG),
+and renders of the final cells."""
 
 from __future__ import annotations
 
 import math
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
 from ..lang.ir import CellType, Genotype, SearchSpace, edge_key
 from ..files import atomic_path
 from ..compile.alphas import AlphaSet
+
+
+def _figure_classes(path: Path) -> tuple[Any, Any] | None:
+    """(FigureCanvasAgg, Figure), or None after a warning when matplotlib is missing."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        warnings.warn(f"{path.name} not drawn: matplotlib is not installed (install the plots "
+                      'extra: pip install "genodsl[plots]")', stacklevel=3)
+        return None
+    return FigureCanvasAgg, Figure
+
+
+def plot_monitors(history: Sequence[Mapping[str, Any]], path: Path) -> Path | None:
+    """The collapse monitors by epoch: the parameter-free share of each derived cell, the mean
+    edge entropy of each alpha table and (when measured) the Hessian eigenvalue.
+
+    ``history`` is the log's epoch records; None (nothing drawn) without any or without
+    matplotlib.
+    """
+    rows = [r for r in history if r.get("param_free_share") is not None]
+    classes = _figure_classes(path) if rows else None
+    if classes is None:
+        return None
+    canvas, figure = classes
+    eig = [(r["epoch"], r["hessian_eig"]) for r in rows if r.get("hessian_eig") is not None]
+    panels = 3 if eig else 2
+    fig = figure(figsize=(4.2 * panels, 3.0), dpi=100)
+    canvas(fig)
+    epochs = [r["epoch"] for r in rows]
+    ax = fig.add_subplot(1, panels, 1)
+    for cell in rows[-1]["param_free_share"]:
+        ax.plot(epochs, [r["param_free_share"][cell] for r in rows], marker=".", label=cell)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("parameter-free share of the derived cell", fontsize=9)
+    ax = fig.add_subplot(1, panels, 2)
+    for table in rows[-1]["entropy"]:
+        ax.plot(epochs, [r["entropy"].get(table) for r in rows], label=table)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("mean edge entropy (1 = uniform)", fontsize=9)
+    if eig:
+        ax3 = fig.add_subplot(1, panels, 3)
+        ax3.plot([e for e, _ in eig], [v for _, v in eig], marker="o")
+        ax3.set_title("dominant eigenvalue of ∇²_α L_val", fontsize=9)
+    for a in fig.axes:
+        a.set_xlabel("epoch", fontsize=8)
+        a.tick_params(labelsize=7)
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=6)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return path
 
 
 def plot_alpha_history(history: Sequence[dict[str, torch.Tensor]], alphas: AlphaSet,
@@ -21,14 +76,10 @@ def plot_alpha_history(history: Sequence[dict[str, torch.Tensor]], alphas: Alpha
     Without matplotlib (the ``plots`` extra) it warns and draws nothing (returns None): a
     missing picture never fails a search.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        warnings.warn(f"{path.name} not drawn: matplotlib is not installed (install the plots "
-                      'extra: pip install "genodsl[plots]")', stacklevel=2)
+    classes = _figure_classes(path)
+    if classes is None:
         return None
-
+    FigureCanvasAgg, Figure = classes
     cell = space.cells[cell_type]
     edges = list(cell.op_edges())
     cols = min(3, len(edges))

@@ -88,7 +88,8 @@ class Proxyless(BaseStrategy):
         logits = self.run(val.image, *self._edge_maps(samples))
         loss = self.loss(logits, val.mask)
         penalty, expected = self.penalty()
-        total = loss if penalty is None else loss + penalty
+        extra, reg = self.alpha_extra(penalty)
+        total = loss if extra is None else loss + extra
         self.a_opt.zero_grad(set_to_none=True)
         grads = self.alpha_grad(total)
         (mean,) = weighted_mean_(grads, len(val), [loss.detach()])
@@ -97,7 +98,7 @@ class Proxyless(BaseStrategy):
         self.step_alphas(list(grads))
         self._rescale(before, pairs)
         return StepResult(mean, logits.detach(),
-                          None if penalty is None else float(penalty.detach()), expected)
+                          None if penalty is None else float(penalty.detach()), expected, reg)
 
     @torch.no_grad()
     def _rescale(self, before: dict[str, torch.Tensor],

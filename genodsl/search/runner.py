@@ -5,7 +5,14 @@ the warm-up is over) then a weight step on the weight half; then the lr schedule
 genotype is derived and written (``genotype.geno`` and ``history/``), a JSONL line is
 logged and the checkpoint is saved.  The search stops after ``epochs`` or when the genotype
 has not changed for ``patience`` epochs after the warm-up.  A warm-up covering every epoch
-leaves the alphas at their random start: the console and ``summary.json`` say so.
+leaves the alphas at their random start, and a short search at a small alpha lr barely moves
+them: the console (at the start and the end) and ``summary.json`` say so.
+
+Collapse monitors (:mod:`.monitors`) are logged every epoch: the share of parameter-free ops
+of each derived cell, the edge entropies and, every ``search.hessian_every`` epochs, the
+dominant eigenvalue of the alpha Hessian; ``search.eigen_stop: stop`` ends the search when it
+jumps and keeps the alphas of ``search.eigen_k`` epochs before (RobustDARTS' DARTS-ES).  The
+remedies (:mod:`.remedies`) are set up at the start of every epoch.
 
 Distributed (inside :func:`genodsl.runtime.distributed.session`, e.g. under torchrun): every
 rank runs this same loop on its slice of each global batch (``search.batch_size`` images over
@@ -43,14 +50,16 @@ from ..runtime.signals import sigterm_as_interrupt
 from ..train.losses import build_loss
 from ..train.metrics import MetricAccumulator
 from ..train.runlog import TensorBoard, make_progress, open_log
-from .config import SearchConfig
-from .data import Batches, build_halves, half_loader
+from .config import EigenStop as EigenStopMode, SearchConfig
+from .data import Batches, build_halves, fixed_batch, half_loader
 from .derive import derive
 from .genotype_file import derived_settings, genotype_name, genotype_text
 from .inputs import SearchInputs, load_inputs
+from .monitors import (EigenStop, alpha_shift, dominant_eigenvalue, edge_entropy, mean_entropy,
+                       param_free_share)
 from .state import Progress, SearchPaths, load_state, save_state
 from .strategies import strategy_class
-from .strategy import BaseStrategy
+from .strategy import Batch, BaseStrategy
 from .summary import summarize
 
 EpochHook = Callable[[int, dict[str, Any]], None]
@@ -86,11 +95,34 @@ class SearchResult:
 
 def warmup_warning(cfg: SearchConfig) -> str | None:
     """Why a search whose warm-up covers all its epochs decides nothing, or None."""
-    if cfg.warmup_epochs < cfg.epochs:
+    if cfg.warmup < cfg.epochs:
         return None
-    return (f"search.warmup_epochs = {cfg.warmup_epochs} covers all {cfg.epochs} epochs: the "
+    return (f"search.warmup_epochs = {cfg.warmup} covers all {cfg.epochs} epochs: the "
             "alphas never move, so the genotype derives from their random start; lower "
             "search.warmup_epochs or raise search.epochs")
+
+
+def alpha_warnings(cfg: SearchConfig, progress: Progress, probs: dict[str, torch.Tensor]
+                   ) -> tuple[list[str], dict[str, Any]]:
+    """(End-of-search warnings about alphas that never trained or barely moved, the facts)."""
+    trained = max(0, progress.epoch - cfg.warmup)
+    facts: dict[str, Any] = {"trained_epochs": trained, "max_shift": None}
+    if trained == 0:
+        if cfg.warmup >= cfg.epochs:  # said at the start already (warmup_warning)
+            return [], facts
+        return [f"the alphas never trained: the search ended after {progress.epoch} epochs, "
+                f"within its warm-up of {cfg.warmup}; the genotype derives from their random "
+                "start"], facts
+    if progress.alpha_start is None:  # a run checkpointed before the start was recorded
+        return [], facts
+    shift = alpha_shift(progress.alpha_start, probs)
+    facts["max_shift"] = round(shift, 6)
+    if shift >= cfg.min_alpha_shift:
+        return [], facts
+    return [f"the alphas barely moved: in {trained} trained epochs no edge's distribution "
+            f"shifted by {cfg.min_alpha_shift} (the largest shift is {shift:.2g}, total "
+            "variation), so the genotype is close to their random start; raise "
+            "search.alphas.lr or search.epochs"], facts
 
 
 class _Meters:
@@ -137,6 +169,10 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     if rt.channels_last:
         net.to(memory_format=torch.channels_last)
     inputs.check_input(tuple(weight_ds[0]["image"].shape))
+    probe = (fixed_batch(alpha_ds, cfg.batch_size, inputs.data.num_classes, device)
+             if cfg.hessian_every else None)
+    rule = (EigenStop(cfg.eigen_k, cfg.eigen_threshold)
+            if cfg.eigen_stop is not EigenStopMode.OFF else None)
     loss_fn = build_loss(cfg.loss, inputs.data.num_classes)
     strategy = strategy_class(cfg.strategy.value)(net, cfg, loss_fn, inputs.cost_model(),
                                                   runtime=rt)
@@ -158,6 +194,8 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
         raise GenoError(f"nothing to resume in {job.out}: no checkpoints/last.pt",
                         code="E400", hint="start the run without --resume")
     distributed.broadcast_module(net)  # identical start on every rank, whatever the init
+    if progress.epoch == 0:
+        progress.alpha_start = net.alphas.snapshot()
     tb = TensorBoard(paths.tensorboard) if cfg.tensorboard and main else None
     bar = make_progress(rt.progress and main, console)
     status = "running"
@@ -170,7 +208,8 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                 epoch = progress.epoch + 1
                 meters = _Meters(k)
                 t0 = time.perf_counter()
-                alpha_on = epoch > cfg.warmup_epochs
+                alpha_on = epoch > cfg.warmup
+                remedies = strategy.remedies.start_epoch(epoch)
                 getattr(weight_ds, "set_epoch", lambda e: None)(epoch)
                 weights.restart()
                 alphas.restart()
@@ -182,12 +221,21 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                 strategy.end_epoch()
                 record = _finish_epoch(inputs, net, progress, epoch, meters, name, paths,
                                        alpha_on, console if main else None)
-                record.update(lr=lr, time_s=time.perf_counter() - t0)
+                if probe is not None and epoch % cfg.hessian_every == 0:
+                    value = _eigenvalue(strategy, probe, cfg.hessian_iters, rt.seed, epoch)
+                    progress.eigen[epoch] = record["hessian_eig"] = value  # type: ignore[index]
+                back = rule.check(progress.eigen, epoch) if rule is not None else None  # type: ignore[arg-type]
+                record.update(remedies, lr=lr, time_s=time.perf_counter() - t0)
                 progress.epoch = epoch
                 stop = cfg.patience is not None and progress.unchanged >= cfg.patience
-                progress.finished = stop or epoch >= cfg.epochs
-                if stop and epoch < cfg.epochs:
+                if back is not None:
+                    _go_back(inputs, net, progress, back, name, paths, main)
+                    record.update(event="eigen_stop", rolled_back_to=back)
+                    progress.stop_reason = "eigenvalue"
+                elif stop and epoch < cfg.epochs:
                     record["event"] = "stopped_early"
+                    progress.stop_reason = "patience"
+                progress.finished = back is not None or stop or epoch >= cfg.epochs
                 log.write(record)
                 if tb is not None:
                     tb.scalars({k2: v for k2, v in record.items() if k2 != "epoch"}, epoch)
@@ -207,13 +255,50 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                         code="E400")
     history = [r for r in log.read() if "weight_loss" in r]
     if status != "interrupted":
-        stopped = cfg.patience is not None and progress.unchanged >= cfg.patience
-        status = "stopped_early" if stopped and progress.epoch < cfg.epochs else "completed"
+        status = "stopped_early" if progress.stop_reason else "completed"
+    late, facts = alpha_warnings(cfg, progress, net.alphas.snapshot())
+    warnings += late
+    if main:
+        for warning in warnings:  # again at the end, where it is read
+            console.print(f"[yellow]warning:[/] {warning}")
     summary = summarize(inputs, net, progress, paths, status, time.perf_counter() - start,
-                        console, final=status != "interrupted" and main, warnings=warnings)
+                        console, final=status != "interrupted" and main, warnings=warnings,
+                        history=history, alphas=facts)
     if main:
         write_json_atomic(paths.summary, summary)
     return SearchResult(status, job.out, paths.genotype, progress.epoch, history, summary)
+
+
+def _eigenvalue(strategy: BaseStrategy, batch: Batch, iters: int, seed: int, epoch: int
+                ) -> float:
+    """The dominant eigenvalue of ∇²_α L(batch) (DARTS relaxation, float32, no autocast).
+
+    The power iteration starts from a vector of its own seeded generator (the run's RNG
+    streams are untouched); rank 0's value is everyone's, so all ranks decide alike.
+    """
+    net = strategy.net
+
+    def loss() -> torch.Tensor:
+        down, up = net.alphas.edge_weights()
+        return strategy.loss(net(batch.image, down, up).float(), batch.mask)
+
+    gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    value = dominant_eigenvalue(loss, net.alpha_parameters(), iters, generator=gen)
+    return float(distributed.broadcast_object(value))
+
+
+def _go_back(inputs: SearchInputs, net: Any, progress: Progress, epoch: int, name: str,
+             paths: SearchPaths, main: bool) -> None:
+    """DARTS-ES: the alphas of ``epoch`` (from the history) and its genotype become the result."""
+    probs = progress.alpha_history[epoch - 1]  # type: ignore[index]
+    with torch.no_grad():
+        for key, table in net.alphas.tables.items():
+            table.copy_(probs[key].double().clamp_min(1e-300).log().to(table))
+    genotype = derive(inputs.space, net.alphas, name)
+    text = genotype_text(genotype, inputs.network, inputs.settings, inputs.provenance(epoch))
+    progress.signature = text.split("\n\n", 1)[1]
+    if main:
+        write_text_atomic(paths.genotype, text)
 
 
 def _step(strategy: BaseStrategy, weights: Batches, alphas: Batches, alpha_on: bool,
@@ -226,6 +311,7 @@ def _step(strategy: BaseStrategy, weights: Batches, alphas: Batches, alpha_on: b
         meters.add("alpha_loss", r.loss)
         meters.add("penalty", r.penalty)
         meters.add("expected_cost", r.expected_cost)
+        meters.add("regularizer", r.regularizer)
         meters.val.update(r.logits, val.mask)
     r = strategy.weight_step(train)
     meters.add("weight_loss", r.loss)
@@ -264,10 +350,15 @@ def _finish_epoch(inputs: SearchInputs, net: Any, progress: Progress, epoch: int
         write_text_atomic(paths.history(epoch), text)
         write_text_atomic(paths.genotype, text)
     derived = build_discrete(derived_settings(inputs.settings, name), genotype)
+    entropy = edge_entropy(net.alphas.probs())
+    monitors: dict[str, Any] = {"param_free_share": param_free_share(genotype),
+                                "entropy": mean_entropy(entropy), "edge_entropy": entropy}
+    if m.mean("regularizer") is not None:
+        monitors["regularizer"] = m.mean("regularizer")
     return {"epoch": epoch, "weight_loss": m.mean("weight_loss"),
             "alpha_loss": m.mean("alpha_loss"), "train_miou": _Meters.miou(m.train),
             "val_miou": _Meters.miou(m.val), "penalty": m.mean("penalty"),
             "expected_cost": m.mean("expected_cost"),
             "derived_params": sum(p.numel() for p in derived.parameters()),
             "alphas_active": alpha_on, "genotype_changed": changed, "genotype_diff": change,
-            "unchanged_epochs": progress.unchanged}
+            "unchanged_epochs": progress.unchanged, **monitors}

@@ -10,13 +10,15 @@ Run folder::
       log.jsonl            one line per epoch (+ events: resumed, interrupted, stopped)
       checkpoints/last.pt  everything needed to continue after the last finished epoch
       alphas_down.png, alphas_up.png   alpha evolution per edge (at the end)
+      monitors.png         parameter-free share, entropy, eigenvalue by epoch (at the end)
       cells/               renders of the final cells
       summary.json         status, epochs, wall time, final genotype, its size
 
 ``last.pt`` is written atomically after every epoch and loads with ``weights_only=True``; it
 holds the supernet (weights and alphas), both optimizers, the lr schedule, the sampler, all
 RNG states (python, numpy, torch, both data generators), the alpha history and the early-stop
-counter, so a resumed run continues exactly as an uninterrupted one would.
+counter, so a resumed run continues exactly as an uninterrupted one would; also the alphas'
+starting distributions and the Hessian eigenvalues measured so far (monitors).
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class SearchPaths(RunPaths):
         return self.root / f"alphas_{cell}.png"
 
     @property
+    def monitors_png(self) -> Path:
+        return self.root / "monitors.png"
+
+    @property
     def cells(self) -> Path:
         return self.root / "cells"
 
@@ -64,10 +70,15 @@ class Progress:
     signature: str = ""                  # the last derived genotype, printed
     unchanged: int = 0                   # epochs (after warm-up) without a change
     finished: bool = False               # all epochs done or stopped early
+    alpha_start: dict[str, torch.Tensor] | None = None  # the probabilities before any step
+    eigen: dict[int, float] | None = None  # epoch → dominant Hessian eigenvalue
+    stop_reason: str | None = None       # "patience" or "eigenvalue" when stopped early
 
     def __post_init__(self) -> None:
         if self.alpha_history is None:
             self.alpha_history = []
+        if self.eigen is None:
+            self.eigen = {}
 
 
 def save_state(path: Path, net: torch.nn.Module, strategy: Any, progress: Progress,
@@ -78,6 +89,8 @@ def save_state(path: Path, net: torch.nn.Module, strategy: Any, progress: Progre
         "rng": capture_rng(generators), "config_hash": config_hash,
         "alpha_history": progress.alpha_history, "signature": progress.signature,
         "unchanged": progress.unchanged, "finished": progress.finished,
+        "alpha_start": progress.alpha_start, "eigen": progress.eigen,
+        "stop_reason": progress.stop_reason,
     }, path)
 
 
@@ -99,4 +112,6 @@ def load_state(path: Path, net: torch.nn.Module, strategy: Any,
     strategy.load_state_dict(state["strategy"])
     restore_rng(state["rng"], generators)
     return Progress(int(state["epoch"]), list(state["alpha_history"]), str(state["signature"]),
-                    int(state["unchanged"]), bool(state["finished"]))
+                    int(state["unchanged"]), bool(state["finished"]), state.get("alpha_start"),
+                    {int(e): float(v) for e, v in (state.get("eigen") or {}).items()},
+                    state.get("stop_reason"))

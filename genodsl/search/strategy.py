@@ -34,6 +34,7 @@ from ..runtime.device import amp_dtype, autocast
 from ..runtime.distributed import weighted_mean_
 from .config import SearchConfig
 from .costs import CostModel, cost_penalty
+from .remedies import Remedies
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class StepResult:
     logits: torch.Tensor           # [B, K, H, W], detached (for metrics)
     penalty: float | None = None   # the cost penalty (alpha steps with a cost model)
     expected_cost: float | None = None
+    regularizer: float | None = None  # the remedies' alpha loss term (β-DARTS), when on
 
 
 class Strategy(Protocol):
@@ -79,6 +81,7 @@ class BaseStrategy:
         self.runtime = runtime
         self.loss_fn = loss_fn
         self.cost = cost
+        self.remedies = Remedies(cfg, net)
         w, a = cfg.weights, cfg.alphas
         self.weights = net.weight_parameters()
         self.alphas = net.alpha_parameters()
@@ -111,6 +114,14 @@ class BaseStrategy:
         if self.cost is None:
             return None, None
         return cost_penalty(self.cost, self.cfg.cost, self.net.alphas.probs())
+
+    def alpha_extra(self, penalty: torch.Tensor | None
+                    ) -> tuple[torch.Tensor | None, float | None]:
+        """(cost penalty + the remedies' alpha loss, or None; that alpha loss as a float)."""
+        reg = self.remedies.alpha_loss()
+        if reg is None:
+            return penalty, None
+        return (reg if penalty is None else penalty + reg), float(reg.detach())
 
     def set_alpha_grads(self, grads: list[torch.Tensor | None]) -> None:
         for p, g in zip(self.alphas, grads):

@@ -1,8 +1,15 @@
-"""The end of a search: alpha plots and cell renders (when configured), ``summary.json``."""
+"""The end of a search: alpha and monitor plots, cell renders (when configured), ``summary.json``.
+
+Besides the result, ``summary.json`` says whether the alphas trained (``alphas``: epochs with
+alpha steps, the largest shift of an edge's distribution from its start), why the search
+stopped early (``stop_reason``: ``patience`` or ``eigenvalue``) and the collapse monitors of
+the last epoch logged (``monitors``: parameter-free share per cell, mean entropy per table,
+the last eigenvalue measured).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rich.console import Console
 
@@ -12,13 +19,14 @@ from ..lang.ir import CellType
 from .derive import derive
 from .genotype_file import derived_network_name, derived_settings, genotype_name
 from .inputs import SearchInputs
-from .plots import plot_alpha_history, render_cells
+from .plots import plot_alpha_history, plot_monitors, render_cells
 from .state import Progress, SearchPaths
 
 
 def summarize(inputs: SearchInputs, net: Supernet, progress: Progress, paths: SearchPaths,
               status: str, wall_s: float, console: Console, final: bool,
-              warnings: Sequence[str] = ()) -> dict[str, Any]:
+              warnings: Sequence[str] = (), history: Sequence[Mapping[str, Any]] = (),
+              alphas: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Plots and renders (when configured and ``final``) and the summary dict."""
     cfg = inputs.search
     name = genotype_name(inputs.space.name, cfg.strategy.value, inputs.runtime.seed)
@@ -30,6 +38,9 @@ def summarize(inputs: SearchInputs, net: Supernet, progress: Progress, paths: Se
                                      paths.alphas_png(ctype.value))
             if png is not None:  # None: matplotlib (the plots extra) is missing; it warned
                 outputs.append(png.name)
+        png = plot_monitors(history, paths.monitors_png)
+        if png is not None:
+            outputs.append(png.name)
         for warning in render_cells(genotype, inputs.space, net.alphas, paths.cells):
             console.print(f"[yellow]warning:[/] {warning}")
         outputs.append(paths.cells.name + "/")
@@ -41,4 +52,14 @@ def summarize(inputs: SearchInputs, net: Supernet, progress: Progress, paths: Se
             "genotype_file": str(paths.genotype),
             "summary": SearchInputs.one_line(genotype),
             "derived_params": sum(p.numel() for p in derived.parameters()),
-            "config_hash": inputs.hash, "outputs": outputs, "warnings": list(warnings)}
+            "config_hash": inputs.hash, "outputs": outputs, "warnings": list(warnings),
+            "stop_reason": progress.stop_reason, "alphas": dict(alphas or {}),
+            "monitors": last_monitors(history, progress)}
+
+
+def last_monitors(history: Sequence[Mapping[str, Any]], progress: Progress) -> dict[str, Any]:
+    """The collapse monitors of the last logged epoch and the last eigenvalue measured."""
+    last = history[-1] if history else {}
+    eig = progress.eigen or {}
+    return {"param_free_share": last.get("param_free_share"), "entropy": last.get("entropy"),
+            "hessian_eig": eig[max(eig)] if eig else None}

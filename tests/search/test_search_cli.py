@@ -110,7 +110,9 @@ def test_a_shipped_space_by_bare_name(tmp_path, capsys, monkeypatch) -> None:
                              "--batch-size", "2", "--size", "16", "--no-progress",
                              "--set", "search.plots=false", "--out", "r"], capsys)
     assert code == 0, err
-    assert "warmup_epochs = 10 covers all 1 epochs" in err  # the default warm-up of 10
+    # the default warm-up scales with the epochs (none for 1), and one epoch at the paper's
+    # alpha lr barely moves the alphas: the run says so
+    assert "covers all" not in err and "the alphas barely moved" in err
     assert "NASUNET_SPACE_darts_s0" in (tmp_path / "r" / "genotype.geno").read_text()
     code, _, err = run(["search", "no_such_space.geno", "--data", "synthetic", "--out", "s"],
                        capsys)

@@ -111,8 +111,7 @@ def test_a_warmup_covering_every_epoch_is_reported(space_file, tmp_path) -> None
     saved = json.loads((tmp_path / "w" / "summary.json").read_text())
     assert saved["warnings"] == res.summary["warnings"] and len(saved["warnings"]) == 1
     assert [r["alphas_active"] for r in res.history] == [False]
-    ok = run_search(tiny_job(space_file, tmp_path / "ok", epochs=2, warmup_epochs=1))
-    assert ok.summary["warnings"] == []
+    assert saved["alphas"]["trained_epochs"] == 0
 
 
 def test_model_classes_override_builds_the_network_for_the_data(space_file, tmp_path) -> None:
