@@ -107,3 +107,51 @@ def test_bad_inputs_are_diagnostics():
         infer_image(Pointwise(), torch.zeros(5, 5), device="cpu")
     with pytest.raises(DataError):
         infer_image(Pointwise(), torch.zeros(1, 5, 5), roi=(0, 4), device="cpu")
+
+
+def _odd_folder(root, n: int = 6, size: tuple[int, int] = (37, 53)) -> None:
+    """``n`` PNG pairs of an odd size: a bright disc (class 1) on noise."""
+    import numpy as np
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size[0], :size[1]]
+    for i in range(n):
+        cy, cx, r = rng.integers(10, size[0] - 10), rng.integers(10, size[1] - 10), 7
+        mask = ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r).astype(np.uint8)
+        image = (mask * 150 + rng.integers(0, 80, size)).astype(np.uint8)
+        Image.fromarray(image).save(root / "images" / f"img{i}.png")
+        Image.fromarray(mask * 255).save(root / "masks" / f"img{i}.png")
+
+
+def test_odd_sizes_train_predict_evaluate_end_to_end(tmp_path, cli):
+    import csv
+    import json
+
+    from PIL import Image
+
+    from tests.conftest import GENOTYPES
+
+    _odd_folder(tmp_path / "data")
+    run = tmp_path / "run"
+    code, _, err = cli("train", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny",
+                       "--data", tmp_path / "data", "--out", run, "--epochs", "1",
+                       "--no-progress", "--set", "data.size=null", "--set",
+                       "data.patch=[16,24]", "--set", "train.batch_size=2")
+    assert code == 0, err
+    code, out, err = cli("predict", run, tmp_path / "data" / "images" / "img0.png",
+                         "--out", tmp_path / "pred", "--no-progress")
+    assert code == 0, err
+    for kind in ("mask", "view", "overlay"):
+        assert Image.open(tmp_path / "pred" / f"img0_{kind}.png").size == (53, 37)
+    code, out, err = cli("evaluate", run, "--data", tmp_path / "data", "--out",
+                         tmp_path / "ev", "--no-progress")
+    assert code == 0, err
+    assert "HD95 (px)" in out and "(6 images" in out
+    with (tmp_path / "ev" / "per_case.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6 and all(r["shape"] == "37x53" and r["unit"] == "px" for r in rows)
+    summary = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert summary["cases"] == 6 and summary["unit"] == "px" and "nsd" in summary
