@@ -9,8 +9,6 @@ Importing genodsl never imports torch.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from pathlib import Path
 
 from .errors import ConfigError, DataError, Diagnostic, GenoError, GenoSyntaxError, \
@@ -18,14 +16,9 @@ from .errors import ConfigError, DataError, Diagnostic, GenoError, GenoSyntaxErr
 from .lang.ir import Program
 from .lang.loader import load, loads
 from .lang.parse import parse, parse_file
+from .lang.printer import dumps
+from .version import __version__
 from .api import create_model, list_genotypes, load_model, load_run
-
-
-def dumps(program: Program, header: tuple[str, ...] = ()) -> str:
-    """The program as canonical, self-contained .geno text (imports inlined)."""
-    from .lang.printer import format_module, program_to_module
-
-    return format_module(program_to_module(program, header))
 
 
 def dump(program: Program, path: str | Path) -> None:

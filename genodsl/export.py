@@ -87,7 +87,7 @@ def export_metadata(*, network: str, genotype: str | None,
                     preprocessing: Mapping[str, Any] | None = None,
                     extra: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The metadata an export carries (all strings; JSON where a value is structured)."""
-    from . import __version__
+    from .version import __version__
 
     meta = {"genodsl.version": __version__, "genodsl.network": network,
             "genodsl.output": "logits [N, classes, H, W]; the class is the arg-max over dim 1"}

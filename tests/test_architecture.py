@@ -19,7 +19,7 @@ PACKAGE = ROOT / "genodsl"
 
 # bottom → top; a unit is a top-level module or sub-package of genodsl
 LAYERS: list[set[str]] = [
-    {"errors", "files"},                  # shared error shape, atomic file writes
+    {"errors", "files", "version"},       # shared error shape, atomic file writes, version
     {"config"},                           # YAML + dotted overrides + the runtime section
     {"ops"},                              # the op registry (metadata) and op builders
     {"lang"},                             # .geno text → AST → IR → diagnostics → text

@@ -192,3 +192,8 @@ def program_to_module(program: Program, header: tuple[str, ...] = ()) -> ast.Mod
         import dataclasses
         items[0] = dataclasses.replace(first, leading=tuple(header) + first.leading)
     return ast.Module(tuple(items))
+
+
+def dumps(program: Program, header: tuple[str, ...] = ()) -> str:
+    """The program as canonical, self-contained .geno text (imports inlined)."""
+    return format_module(program_to_module(program, header))

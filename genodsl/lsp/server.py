@@ -16,7 +16,7 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from .. import __version__
+from ..version import __version__
 from ..errors import Diagnostic, Severity
 from .analysis import Analysis, analyse
 from .complete import completion

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ConfigError
 from ..files import EXISTS_CODE, clean_stale_temps, is_temp_name, write_json_atomic
 

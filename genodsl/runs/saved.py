@@ -34,7 +34,7 @@ from typing import Any, Literal, Mapping, Sequence
 import torch
 from torch import nn
 
-from .. import __version__
+from ..version import __version__
 from ..errors import CheckpointError, ConfigError
 from ..files import atomic_path, json_safe
 from ..lang.ir import Program
@@ -60,7 +60,7 @@ class ModelSpec:
 
     @classmethod
     def of_network(cls, program: Program, network: str | None = None) -> "ModelSpec":
-        from .. import dumps
+        from ..lang.printer import dumps
 
         net = program.network(network)
         return cls("nasunet", net.name, net.settings.in_channels, net.settings.classes,

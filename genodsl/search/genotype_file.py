@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import __version__
+from ..version import __version__
 from ..lang.ir import NetworkSettings, Genotype, Network, Program
-from ..lang.printer import format_module, program_to_module
+from ..lang.printer import dumps
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def genotype_text(genotype: Genotype, search_network: str, settings: NetworkSett
     """The whole ``genotype.geno`` text."""
     net = Network(identifier(f"{search_network}_derived"), derived_settings(settings, genotype.name))
     program = Program(genotypes={genotype.name: genotype}, networks={net.name: net})
-    return format_module(program_to_module(program, header=provenance.lines() + ("",)))
+    return dumps(program, header=provenance.lines() + ("",))
 
 
 def derived_network_name(search_network: str) -> str:

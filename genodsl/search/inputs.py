@@ -18,7 +18,7 @@ from ..data.config import DataConfig
 from ..errors import ConfigError, GenoError, GenoValidationError
 from ..files import write_text_atomic
 from ..lang.ir import CellType, Genotype, NetworkSettings, Program, SearchSpace
-from ..lang.printer import format_module, program_to_module
+from ..lang.printer import dumps
 from ..lang.validate import check_input
 from .config import SearchConfig, config_hash
 from .costs import CostModel
@@ -87,7 +87,7 @@ def load_inputs(program: Program, network: str | None, cfg: SearchConfig,
     supernet = build_supernet(net.settings, space, share_normal_alphas=cfg.share_normal_alphas,
                               alpha_init_std=cfg.alphas.init_std)
     data_cfg = search_data_config(data, net, runtime.seed)
-    text = format_module(program_to_module(program.subprogram(net.name)))
+    text = dumps(program.subprogram(net.name))
     digest = config_hash(cfg, runtime, {"data": data_cfg.model_dump(mode="json"),
                                         "space": hashlib.sha256(text.encode()).hexdigest()})
     if not resume:
