@@ -76,6 +76,7 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
     import torch
 
     from ..data import build_datasets
+    from ..data.nnunet import fit_to_data
     from ..runs.config import record
     from ..runs.model import training_model
     from ..runs.saved import MODEL_FILE, ModelFileWriter, ModelSpec
@@ -88,8 +89,9 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
         spec = ModelSpec.from_dict(load_checkpoint(last)["model_spec"], str(last))
         model, data_cfg = spec.build(), cfg.data
     else:
-        torch.manual_seed(cfg.runtime.seed)
-        model, spec, data_cfg = training_model(cfg)
+        torch.manual_seed(cfg.runtime.seed)  # channels and classes follow the data
+        model, spec, data_cfg = training_model(
+            cfg.model_copy(update={"data": fit_to_data(cfg.data)}))
     cfg = cfg.model_copy(update={"data": data_cfg})
     with distributed.main_first():  # rank 0 writes split.json, the others read it
         # a folder of the user's own files is refused before anything is written into it
@@ -102,7 +104,8 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
     writer = ModelFileWriter(out / MODEL_FILE, spec, config=saved)
     trainer = Trainer(model, train_ds, val_ds, config=cfg.train, runtime=cfg.runtime,
                       run_dir=out, num_classes=data_cfg.num_classes,
-                      model_spec=spec.to_dict(), callbacks=[writer], record=saved)
+                      model_spec=spec.to_dict(), callbacks=[writer], record=saved,
+                      class_names=data_cfg.class_names)
     return trainer.fit(resume=resume)
 
 

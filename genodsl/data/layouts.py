@@ -2,6 +2,10 @@
 
 Layouts (``DataConfig.layout``; ``auto`` recognises them in this order):
 
+``nnunet``  (nnU-Net v2 raw, see :mod:`genodsl.data.nnunet`)::
+
+    root/dataset.json   root/imagesTr/<case>_0000.nii.gz ...   root/labelsTr/<case>.nii.gz
+
 ``nifti``  (Medical Segmentation Decathlon)::
 
     root/imagesTr/<case>.nii.gz    root/labelsTr/<case>.nii.gz      (or .nii)
@@ -124,7 +128,9 @@ def detect_layout(root: Path) -> Layout:
     """Recognise the layout of ``root`` (see the module doc)."""
     _require_dir(root, "data root")
     if (root / "imagesTr").is_dir() and (root / "labelsTr").is_dir():
-        return Layout.NIFTI
+        from genodsl.data.nnunet import is_nnunet
+
+        return Layout.NNUNET if is_nnunet(root) else Layout.NIFTI
     if (root / "images").is_dir() and (root / "labels").is_dir():
         return Layout.DICOM
     if (root / "images").is_dir() and (root / "masks").is_dir():
@@ -137,19 +143,22 @@ def detect_layout(root: Path) -> Layout:
     raise data_error(Code.LAYOUT, "cannot recognise the data layout (found: "
                      f"{preview(entries) or 'nothing'})", file=root,
                      hint="expected images/ + masks/ (folder), imagesTr/ + labelsTr/ (nifti), "
-                          "images/<case>/*.dcm + labels/ (dicom) or <case>_segmentation.mhd "
-                          "(mhd); or set data.layout")
+                          "images/<case>/*.dcm + labels/ (dicom), <case>_segmentation.mhd "
+                          "(mhd) or dataset.json + imagesTr/ + labelsTr/ (nnunet); or set "
+                          "data.layout")
 
 
 _LAYOUT_HINTS = {
     Layout.FOLDER: "the folder layout is root/images/<name>.png + root/masks/<name>.png",
+    Layout.NNUNET: "the nnunet layout is root/dataset.json + root/imagesTr/<case>_0000.nii.gz "
+                   "(one file per channel) + root/labelsTr/<case>.nii.gz",
     Layout.NIFTI: "the nifti layout is root/imagesTr/<case>.nii.gz + root/labelsTr/<case>.nii.gz",
     Layout.MHD: "the mhd layout is root/**/<case>.mhd + root/**/<case>_segmentation.mhd",
     Layout.DICOM: "the dicom layout is root/images/<case>/*.dcm + root/labels/<case>.nii.gz",
 }
 
 
-def discover(cfg: DataConfig) -> tuple[Layout, list[PairUnit] | list[VolumeUnit]]:
+def discover(cfg: DataConfig) -> tuple[Layout, list]:
     """The layout and the units under ``cfg.root``, in natural order of their names."""
     if cfg.root is None or cfg.layout is Layout.SYNTHETIC:
         raise ValueError("discover() needs a file layout; synthetic data has no files")
@@ -169,6 +178,10 @@ def discover(cfg: DataConfig) -> tuple[Layout, list[PairUnit] | list[VolumeUnit]
 def _units(root: Path, layout: Layout, cfg: DataConfig) -> list:
     if layout is Layout.FOLDER:
         units: list = _folder_units(root, cfg.mask_suffix or "", cfg.case_pattern)
+    elif layout is Layout.NNUNET:
+        from genodsl.data.nnunet import nnunet_units
+
+        units = nnunet_units(root, cfg.case_pattern)
     elif layout is Layout.NIFTI:
         units = _volume_units(_index_files(root / "imagesTr", _NIFTI),
                               _index_files(root / "labelsTr", _NIFTI, cfg.mask_suffix or ""),

@@ -3,8 +3,9 @@
 Order (the same for training, evaluation and prediction):
 
 1. mask values → class indices through the class map (values outside it are an error);
-2. image channels → ``in_channels`` (RGB → gray by ITU-R 601 luma, as Pillow's ``L``;
-   gray → RGB by repetition; an alpha channel is dropped);
+2. image channels → ``in_channels``: kept as they are when the counts agree (modalities of a
+   4D NIfTI or an nnU-Net case); else an alpha channel is dropped, RGB → gray by ITU-R 601
+   luma (as Pillow's ``L``), gray → RGB by repetition;
 3. optional intensity clip (e.g. a CT window);
 4. resize to ``size``: image bilinear (antialiased when shrinking), mask nearest;
 5. optional CLAHE (``skimage.exposure.equalize_adapthist`` on the image scaled to [0, 1], as in
@@ -167,7 +168,9 @@ def to_channels(image: np.ndarray, in_channels: int, file: PathText = None) -> n
         raise data_error(Code.SHAPE, f"image has shape {image.shape}; expected (H, W) or "
                          "(H, W, C)", file=file)
     channels = image.shape[-1]
-    if channels in (2, 4):  # gray+alpha or RGBA
+    if channels == in_channels:  # every channel kept: modalities, or RGB(A) as asked
+        return image
+    if channels in (2, 4) and in_channels in (1, 3):  # gray+alpha or RGBA: drop the alpha
         image, channels = image[..., :-1], channels - 1
     if channels == in_channels:
         return image

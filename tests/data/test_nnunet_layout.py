@@ -1,0 +1,129 @@
+"""nnU-Net v2 raw datasets (dataset.json, one file per channel) and 4D NIfTI modalities:
+channels follow the data, class names come from dataset.json, shown by evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nibabel")
+
+from genodsl.data import build_dataset, parse_data_config  # noqa: E402
+from genodsl.data.config import Layout  # noqa: E402
+from genodsl.data.layouts import detect_layout  # noqa: E402
+from genodsl.data.nnunet import fit_to_data  # noqa: E402
+from genodsl.errors import GenoError  # noqa: E402
+
+LABELS = {"background": 0, "PZ": 1, "TZ": 2}
+TINY = ["--set", "data.size=16", "--set", "train.batch_size=4", "--set",
+        "train.count_flops=false", "--epochs", "1", "--baseline", "unet_small"]
+
+
+def _save(path: Path, xyz: np.ndarray) -> None:
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(xyz, np.eye(4)), str(path))
+
+
+def write_dataset(root: Path, cases: int = 4, *, four_d: bool = False,
+                  labels: dict | None = None) -> Path:
+    """Two modalities whose values encode their channel: m0 = label, m1 = 10 + label."""
+    rng = np.random.default_rng(0)
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    if not four_d:
+        (root / "dataset.json").write_text(json.dumps({
+            "channel_names": {"0": "T2", "1": "ADC"}, "labels": labels or LABELS,
+            "numTraining": cases, "file_ending": ".nii.gz"}))
+    for c in range(cases):
+        lab = rng.integers(0, 3, (16, 16, 2)).astype(np.uint8)  # (x, y, z)
+        chans = [lab.astype(np.float32), 10 + lab.astype(np.float32)]
+        if four_d:
+            _save(root / "imagesTr" / f"case{c}.nii.gz", np.stack(chans, -1))
+        else:
+            for k, ch in enumerate(chans):
+                _save(root / "imagesTr" / f"case{c}_{k:04d}.nii.gz", ch)
+        _save(root / "labelsTr" / f"case{c}.nii.gz", lab)
+    return root
+
+
+@pytest.mark.parametrize("four_d", [False, True])
+def test_two_modalities_become_two_channels(tmp_path, four_d):
+    root = write_dataset(tmp_path / "ds", four_d=four_d)
+    cfg = fit_to_data(parse_data_config({"root": str(root), "size": None, "normalize": "none",
+                                         **({"num_classes": 3} if four_d else {})}))
+    assert cfg.in_channels == 2
+    assert detect_layout(root) is (Layout.NIFTI if four_d else Layout.NNUNET)
+    ds = build_dataset(cfg)
+    assert len(ds) == 4 * 2 and ds.cases == ["case0", "case1", "case2", "case3"]
+    sample = ds[0]
+    assert sample["image"].shape == (2, 16, 16)
+    # channel 1 is channel 0 + 10 everywhere: the second modality was kept, in order
+    assert np.array_equal(sample["image"][1].numpy(), sample["image"][0].numpy() + 10)
+    assert np.array_equal(sample["mask"].numpy(), sample["image"][0].numpy().astype(int))
+    if not four_d:
+        assert cfg.num_classes == 3 and cfg.class_names == ("background", "PZ", "TZ")
+
+
+def test_labels_that_are_not_consecutive_are_mapped(tmp_path):
+    root = write_dataset(tmp_path / "ds", labels={"background": 0, "a": 1, "b": 2})
+    data = json.loads((root / "dataset.json").read_text())
+    data["labels"] = {"b": 2, "background": 0, "a": 1}  # any order in the file
+    (root / "dataset.json").write_text(json.dumps(data))
+    cfg = fit_to_data(parse_data_config({"root": str(root)}))
+    assert cfg.class_names == ("background", "a", "b") and cfg.class_map is None
+
+
+def test_a_contradicting_setting_is_an_error(tmp_path):
+    root = write_dataset(tmp_path / "ds")
+    with pytest.raises(GenoError, match="data.in_channels = 1 but the data has 2") as err:
+        fit_to_data(parse_data_config({"root": str(root), "in_channels": 1}))
+    assert "dataset.json" in str(err.value)
+
+
+def test_missing_channel_and_bad_json_are_clear_errors(tmp_path):
+    root = write_dataset(tmp_path / "ds")
+    (root / "imagesTr" / "case2_0001.nii.gz").unlink()
+    with pytest.raises(GenoError, match="case 'case2' has 1 channels, dataset.json's "
+                                        "channel_names 2"):
+        build_dataset(fit_to_data(parse_data_config({"root": str(root)})))
+    data = json.loads((root / "dataset.json").read_text())
+    data["labels"] = {"background": 0, "tumour": [1, 2]}
+    (root / "dataset.json").write_text(json.dumps(data))
+    with pytest.raises(GenoError, match="region labels are not supported"):
+        fit_to_data(parse_data_config({"root": str(root)}))
+
+
+def test_train_evaluate_export_with_class_names(tmp_path, cli):
+    root = write_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    code, out, err = cli("train", "--data", root, "--out", run, *TINY)
+    assert code == 0, err
+    saved = json.loads((run / "summary.json").read_text())
+    assert saved.get("status") == "completed"
+    code, out, err = cli("evaluate", run, "--out", tmp_path / "eval")
+    assert code == 0, err
+    assert "PZ" in out and "TZ" in out and "background" in out
+    header = (tmp_path / "eval" / "per_case.csv").read_text().splitlines()[0]
+    assert "dsc_PZ" in header
+    pytest.importorskip("onnxruntime")
+    code, out, err = cli("export", run, "--format", "onnx", "--out", tmp_path / "m.onnx")
+    assert code == 0, err
+    from genodsl.export import read_metadata
+
+    meta = read_metadata(tmp_path / "m.onnx")
+    assert json.loads(meta["genodsl.class_names"]) == ["background", "PZ", "TZ"]
+    assert json.loads(meta["genodsl.preprocessing"])["in_channels"] == 2
+
+
+def test_a_network_of_one_channel_is_refused(tmp_path, cli):
+    from tests.conftest import GENOTYPES
+
+    root = write_dataset(tmp_path / "ds")
+    code, out, err = cli("train", GENOTYPES / "nasunet.geno", "-n", "nasunet_tiny",
+                         "--data", root, "--out", tmp_path / "run", "--set", "data.size=16")
+    assert code == 2 and "Traceback" not in err
+    assert "in_channels" in err and "model.in_channels=2" in err
