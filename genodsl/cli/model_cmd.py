@@ -120,6 +120,7 @@ def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
     out_dir = out or run / "eval"
     dev = pick_device(cfg.runtime.device)
     result = run_eval(model, dataset.with_native_masks(), num_classes=cfg.data.num_classes,
+                      class_names=cfg.data.class_names,
                       empty=cfg.train.empty_mask_rule, out_dir=out_dir, device=dev,
                       tolerance=cfg.train.surface_tolerance_mm,
                       inference=inference_kwargs(cfg.data, amp_dtype(cfg.runtime.amp, dev)),
