@@ -67,9 +67,13 @@ def _imports(path: Path) -> list[tuple[str, int]]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            found.append((target, node.lineno))
-            if not node.module or node.level:  # `from . import x` names submodules
-                found += [(f"{target}.{a.name}", node.lineno) for a in node.names]
+            if node.module:
+                found.append((target, node.lineno))
+            if not node.module:  # `from .. import x`: x is a submodule, or a name of the façade
+                found += [(f"{target}.{a.name}" if (PACKAGE.parent / target.replace(".", "/")
+                                                     / a.name).with_suffix("").exists()
+                           or (PACKAGE.parent / target.replace(".", "/") / f"{a.name}.py").exists()
+                           else target, node.lineno) for a in node.names]
     return [(t, line) for t, line in found if t.startswith("genodsl")]
 
 
@@ -95,6 +99,17 @@ def test_no_module_imports_from_a_higher_layer():
             if LAYER[dst] > LAYER[src]:
                 upward.append(f"{path.relative_to(ROOT)}:{line}: {src} → {dst}")
     assert not upward, "imports that point up:\n" + "\n".join(upward)
+
+
+def test_only_the_top_layer_imports_the_package_facade():
+    inward = []
+    for path in _sources():
+        src = _unit(_module_name(path))
+        if src == "__init__" or LAYER[src] == len(LAYERS) - 1:
+            continue
+        inward += [f"{path.relative_to(ROOT)}:{line}" for target, line in _imports(path)
+                   if target == "genodsl"]
+    assert not inward, "import the module that defines the name, not genodsl:\n" + "\n".join(inward)
 
 
 def test_units_form_no_cycle():
