@@ -77,7 +77,9 @@ def _predict_volume(model: Any, item: Any, target: Path, cfg: Any, dev: Any) -> 
                              sizes=[size] * item.images.shape[0],
                              inference=inference_kwargs(cfg.data))
     write_label(item.restore(torch.stack(masks)), item.geometry, target)
-    console.print(f"wrote {target} ({item.geometry.describe()})", markup=False)
+    note = "; NIfTI: DICOM segmentation objects are not written" \
+        if item.geometry.suffix == "dicom" else ""
+    console.print(f"wrote {target} ({item.geometry.describe()}{note})", markup=False)
 
 
 def evaluate(run: Path = typer.Argument(..., help="a training run folder"),

@@ -87,7 +87,7 @@ class Geometry:
     def describe(self) -> str:
         """One line for messages and logs."""
         d = np.asarray(self.direction).reshape(3, 3)
-        fmt = lambda v: "(" + ", ".join(f"{x:g}" for x in v) + ")"  # noqa: E731
+        fmt = lambda v: "(" + ", ".join(f"{x + 0.0:g}" for x in v) + ")"  # noqa: E731 (no -0)
         return (f"shape (Z, Y, X) {self.shape}, spacing {fmt(self.spacing)}, origin "
                 f"{fmt(self.origin)}, direction {fmt(d[0])} {fmt(d[1])} {fmt(d[2])}")
 
