@@ -34,6 +34,9 @@ def train(geno: Path = typer.Argument(None, help="a .geno file, or the name of a
           amp: o.AmpOption = None,
           channels_last: o.ChannelsLast = None,
           nproc: o.Nproc = 1,
+          fold: int = typer.Option(None, "--fold", min=0, help="k-fold cross-validation by "
+                                   "case: train fold N (data.split.fold; data.split.folds, "
+                                   "default 5) in OUT/fold_N", show_default=False),
           ) -> None:
     """Train a genotype's network (or a baseline) from scratch on segmentation data."""
     from ..runtime import distributed
@@ -47,6 +50,9 @@ def train(geno: Path = typer.Argument(None, help="a .geno file, or the name of a
                        ("runtime.channels_last", channels_last)):
         if value is not None:
             named[key] = value
+    if fold is not None:  # each fold's run in its own folder
+        named["data.split.fold"] = fold
+        out = out / f"fold_{fold}" if out is not None else None
     run_dir, cfg = o.run_settings(out, resume, config, named, sets)
     paths = RunPaths(run_dir)
     if resume and not paths.last.is_file():

@@ -77,6 +77,17 @@ class SplitConfig(_Frozen):
     val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     val_count: int | None = Field(None, ge=0)        # a number of cases; overrides val_fraction
     val_cases: tuple[str, ...] | None = None        # explicit validation cases; overrides both
+    folds: int = Field(5, ge=2)                     # k of k-fold cross-validation (nnU-Net: 5)
+    fold: int | None = Field(None, ge=0)            # this run's fold (--fold N); None: no CV
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> "SplitConfig":
+        if self.fold is not None and self.fold >= self.folds:
+            raise ValueError(f"fold {self.fold} is not one of 0..{self.folds - 1} "
+                             f"(folds = {self.folds})")
+        if self.fold is not None and self.val_cases is not None:
+            raise ValueError("give val_cases or a fold, not both")
+        return self
 
 
 class SyntheticConfig(_Frozen):

@@ -4,6 +4,11 @@ A case (a patient, a volume, or a single image when nothing groups images) is al
 one side.  ``random`` shuffles the naturally ordered cases with the seed; ``contiguous`` keeps
 their order and puts the last block in validation (for one ordered stack such as EM slices,
 where neighbouring slices are correlated).
+
+K-fold cross-validation (``split.fold``, ``--fold N``): the cases, shuffled with the seed
+(``random``) or in natural order (``contiguous``), are cut into ``split.folds`` blocks whose
+sizes differ by at most one; fold ``N`` validates on block ``N`` and trains on the others.
+The folds of one seed are disjoint and together cover every case (:func:`kfold`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class Split:
     val: tuple[str, ...]
     mode: SplitMode = SplitMode.RANDOM
     seed: int = 0
+    fold: int | None = None      # k-fold cross-validation: this split's fold, of ``folds``
+    folds: int | None = None
 
     def __post_init__(self) -> None:
         both = set(self.train) & set(self.val)
@@ -38,8 +45,10 @@ class Split:
             raise data_error(Code.SPLIT, f"cases on both sides of the split: {preview(both)}")
 
     def to_json(self) -> str:
+        cv = {} if self.fold is None else {"fold": self.fold, "folds": self.folds}
         return json.dumps({"version": _VERSION, "mode": self.mode.value, "seed": self.seed,
-                           "train": list(self.train), "val": list(self.val)}, indent=2) + "\n"
+                           **cv, "train": list(self.train), "val": list(self.val)},
+                          indent=2) + "\n"
 
 
 def val_size(n_cases: int, cfg: SplitConfig) -> int:
@@ -59,9 +68,31 @@ def val_size(n_cases: int, cfg: SplitConfig) -> int:
     return cfg.val_count
 
 
+def kfold(cases: Sequence[str], folds: int, seed: int = 0,
+          mode: SplitMode = SplitMode.RANDOM) -> list[tuple[str, ...]]:
+    """The validation cases of each of ``folds`` folds (see the module doc)."""
+    ordered = sorted(set(cases), key=natural_key)
+    if len(ordered) < folds:
+        raise data_error(Code.SPLIT, f"cannot make {folds} folds of {len(ordered)} cases",
+                         hint="lower data.split.folds or add cases")
+    if mode is SplitMode.RANDOM:
+        random.Random(seed).shuffle(ordered)
+    size, extra = divmod(len(ordered), folds)
+    blocks, start = [], 0
+    for k in range(folds):
+        end = start + size + (1 if k < extra else 0)
+        blocks.append(tuple(sorted(ordered[start:end], key=natural_key)))
+        start = end
+    return blocks
+
+
 def make_split(cases: Sequence[str], cfg: SplitConfig, seed: int = 0) -> Split:
     """Split distinct case names; the same cases, config and seed give the same split."""
     ordered = sorted(set(cases), key=natural_key)
+    if cfg.fold is not None:
+        val = set(kfold(ordered, cfg.folds, seed, cfg.mode)[cfg.fold])
+        return Split(tuple(c for c in ordered if c not in val),
+                     tuple(c for c in ordered if c in val), cfg.mode, seed, cfg.fold, cfg.folds)
     if cfg.val_cases is not None:
         unknown = sorted(set(cfg.val_cases) - set(ordered), key=natural_key)
         if unknown:
@@ -97,8 +128,10 @@ def load_split(path: str | Path) -> Split:
         train, val = data["train"], data["val"]
         if not all(isinstance(c, str) for c in [*train, *val]):
             raise TypeError("case names must be strings")
+        fold, folds = data.get("fold"), data.get("folds")
         return Split(tuple(train), tuple(val), SplitMode(data.get("mode", "random")),
-                     int(data.get("seed", 0)))
+                     int(data.get("seed", 0)), None if fold is None else int(fold),
+                     None if folds is None else int(folds))
     except FileNotFoundError:
         raise data_error(Code.MISSING, "split file not found", file=p) from None
     except (ValueError, KeyError, TypeError) as exc:

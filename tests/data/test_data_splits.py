@@ -104,3 +104,62 @@ def test_stored_split_must_match_the_data(folder_data, tmp_path: Path) -> None:
                                           "size": None}), run)
     text = str(err.value)
     assert "not in the data: gone" in text and "img02" in text and "split.json" in text
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(n=st.integers(5, 40), folds=st.integers(2, 5), seed=st.integers(0, 2**31 - 1),
+       contiguous=st.booleans())
+def test_folds_are_disjoint_by_case_and_cover_every_case(n, folds, seed, contiguous) -> None:
+    cases = [f"case{i}" for i in range(n)]
+    mode = SplitMode.CONTIGUOUS if contiguous else SplitMode.RANDOM
+    splits = [make_split(cases, SplitConfig(folds=folds, fold=k, mode=mode), seed)
+              for k in range(folds)]
+    vals = [set(s.val) for s in splits]
+    assert set().union(*vals) == set(cases)                       # every case validated once
+    assert sum(len(v) for v in vals) == n                         # ... and only once
+    assert max(map(len, vals)) - min(map(len, vals)) <= 1
+    for s in splits:
+        assert set(s.train) == set(cases) - set(s.val)            # disjoint, nothing lost
+        assert s.fold is not None and s.folds == folds
+
+
+def test_fold_splits_are_seeded_saved_and_checked(tmp_path: Path) -> None:
+    cfg = SplitConfig(fold=1)  # 5 folds by default, as nnU-Net
+    a, b = make_split(CASES, cfg, 3), make_split(CASES, cfg, 3)
+    assert a == b and len(a.val) == 2
+    assert make_split(CASES, cfg, 4).val != a.val or make_split(CASES, cfg, 5).val != a.val
+    back = load_split(save_split(a, tmp_path / "split.json"))
+    assert back == a and json.loads((tmp_path / "split.json").read_text())["fold"] == 1
+    with pytest.raises(DataError, match="cannot make 5 folds of 3 cases"):
+        make_split(CASES[:3], cfg, 0)
+    with pytest.raises(Exception, match="fold 5 is not one of 0..4"):
+        parse_data_config({"layout": "synthetic", "split": {"fold": 5}})
+
+
+def test_train_folds_in_their_own_folders_and_compare_summarises_them(tmp_path, cli) -> None:
+    out = tmp_path / "cv"
+    tiny = ["--baseline", "unet_small", "--data", "synthetic", "--out", out, "--epochs", "1",
+            "--set", "data.size=16", "--set", "data.synthetic.n_images=6",
+            "--set", "data.split.folds=3", "--set", "train.batch_size=4",
+            "--set", "train.count_flops=false"]
+    vals = []
+    for fold in (0, 1):
+        code, _, err = cli("train", *tiny, "--fold", str(fold))
+        assert code == 0, err
+        split = json.loads((out / f"fold_{fold}" / "split.json").read_text())
+        assert split["fold"] == fold and split["folds"] == 3 and len(split["val"]) == 2
+        vals.append(set(split["val"]))
+    assert not vals[0] & vals[1]
+    code, text, err = cli("compare", out)
+    assert code == 0, err
+    assert "fold_0" in text and "fold_1" in text and "cv (folds 0, 1)" in text
+    assert "mean ± std" in text and " ± " in text
+
+    from genodsl.train.compare import compare_runs, summarise_folds
+
+    rows = compare_runs([out])
+    (summary,) = summarise_folds(rows)
+    dscs = [r.dsc for r in rows]
+    assert summary.folds == (0, 1)
+    assert summary.dsc[0] == pytest.approx(sum(dscs) / 2)
+    assert summary.dsc[1] == pytest.approx(abs(dscs[0] - dscs[1]) / 2 ** 0.5)
