@@ -155,3 +155,19 @@ def test_odd_sizes_train_predict_evaluate_end_to_end(tmp_path, cli):
     assert len(rows) == 6 and all(r["shape"] == "37x53" and r["unit"] == "px" for r in rows)
     summary = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert summary["cases"] == 6 and summary["unit"] == "px" and "nsd" in summary
+
+
+def test_patches_are_cropped_and_padded_when_the_image_is_smaller():
+    from genodsl.data.augment import build_augmenter
+    from genodsl.data.config import AugmentConfig
+
+    aug = build_augmenter(AugmentConfig(enabled=False), patch=(32, 48))
+    image = torch.randn(1, 20, 60) + 5.0
+    mask = torch.ones(20, 60, dtype=torch.long)
+    out, out_mask = aug(image, mask, seed=3)
+    assert out.shape == (1, 32, 48) and out_mask.shape == (32, 48)
+    assert int(out_mask.sum()) == 20 * 48  # 12 padded rows are background
+    assert float((out == 0).float().sum()) == 12 * 48  # and zeros in the image
+    again, _ = aug(image, mask, seed=3)
+    assert torch.equal(out, again)  # a pure function of the seed
+    assert build_augmenter(AugmentConfig(enabled=False)) is None
