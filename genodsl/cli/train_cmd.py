@@ -82,6 +82,7 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
     import torch
 
     from ..data import build_datasets
+    from ..data.intensity import fit_intensity
     from ..data.nnunet import fit_to_data
     from ..runs.config import record
     from ..runs.model import training_model
@@ -98,6 +99,7 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
         torch.manual_seed(cfg.runtime.seed)  # channels and classes follow the data
         model, spec, data_cfg = training_model(
             cfg.model_copy(update={"data": fit_to_data(cfg.data)}))
+    data_cfg = fit_intensity(data_cfg, out)  # data.normalize: ct: the training foreground's
     cfg = cfg.model_copy(update={"data": data_cfg})
     with distributed.main_first():  # rank 0 writes split.json, the others read it
         # a folder of the user's own files is refused before anything is written into it

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from genodsl.data import io
-from genodsl.data.config import DataConfig, Layout
+from genodsl.data.config import DataConfig, Layout, Normalize
 from genodsl.data.layouts import RawSlice, case_of, detect_layout, discover, natural_key
 from genodsl.data.problems import Code, Problems, data_error, preview
 from genodsl.errors import ConfigError
@@ -231,7 +231,8 @@ def decathlon_class_names(root: Path) -> tuple[str, ...] | None:
 def fit_to_data(cfg: DataConfig) -> DataConfig:
     """``cfg`` with channels, classes and class names taken from the data where it leaves
     them unset: an nnU-Net ``dataset.json`` (channel_names, labels), a Decathlon one (label
-    names), or a volume with a channel axis (a 4D NIfTI).  A value set in ``cfg`` that the
+    names), or a volume with a channel axis (a 4D NIfTI); CT channels (channel_names "CT")
+    get ``normalize: ct`` unless it is set.  A value set in ``cfg`` that the
     data contradicts is an error naming the file."""
     if cfg.layout is Layout.SYNTHETIC or cfg.root is None:
         return cfg
@@ -246,6 +247,8 @@ def fit_to_data(cfg: DataConfig) -> DataConfig:
                  "class_names": meta.class_names}
         if meta.class_map is not None:
             facts["class_map"] = meta.class_map
+        if all(c.strip().upper() == "CT" for c in meta.channel_names):
+            facts["normalize"] = Normalize.CT  # nnU-Net's scheme for CT channels
     elif layout in (Layout.NIFTI, Layout.MHD, Layout.DICOM):
         first = discover(cfg)[1][0]
         shape = io.volume_shape(first.image)
@@ -258,7 +261,7 @@ def fit_to_data(cfg: DataConfig) -> DataConfig:
     for key, value in facts.items():
         if key not in given:
             update[key] = value
-        elif key != "class_names" and getattr(cfg, key) != value:
+        elif key not in ("class_names", "normalize") and getattr(cfg, key) != value:
             raise ConfigError(f"data.{key} = {getattr(cfg, key)} but the data has {value}",
                               file=str(where), hint=f"leave data.{key} unset: it follows the "
                                                     "data")

@@ -10,7 +10,9 @@ Order (the same for training, evaluation and prediction):
 4. resize to ``size``: image bilinear (antialiased when shrinking), mask nearest;
 5. optional CLAHE (``skimage.exposure.equalize_adapthist`` on the image scaled to [0, 1], as in
    NAS-Unet; RGB is equalised on its HSV value channel, other channel counts one by one);
-6. normalisation per image and channel (z-score, min-max or none).
+6. normalisation per channel: ``ct`` with the training foreground's window (clip to its
+   0.5/99.5 percentiles, then its mean and std: :mod:`genodsl.data.intensity`), or per image
+   (z-score for MR, US and others; min-max; none).
 
 Images come out as float32 tensors ``[C, H, W]``, masks as int64 tensors ``[H, W]``.
 """
@@ -107,8 +109,16 @@ class Preprocess:
     clahe_clip_limit: float | None = None        # None: no CLAHE
     normalize: Normalize = Normalize.ZSCORE
     intensity_clip: tuple[float, float] | None = None
+    ct_window: tuple[tuple[float, float, float, float], ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.normalize is Normalize.CT and self.ct_window is None:
+            raise ConfigError("data.normalize: ct needs data.ct_window (low, high, mean, std "
+                              "per channel)", hint="a training run computes it from its "
+                              "training foreground; or give it, or use data.normalize=zscore")
+        if self.ct_window is not None and len(self.ct_window) != self.in_channels:
+            raise ConfigError(f"data.ct_window has {len(self.ct_window)} channels, "
+                              f"in_channels is {self.in_channels}")
         if self.clahe_clip_limit is not None:
             _equalize_adapthist()  # a missing extra fails here, not in a loader worker
 
@@ -117,7 +127,8 @@ class Preprocess:
         return cls(class_map=ClassMap(cfg.num_classes, cfg.class_map),
                    in_channels=cfg.in_channels, size=cfg.size,
                    clahe_clip_limit=cfg.clahe_clip_limit if cfg.clahe else None,
-                   normalize=cfg.normalize, intensity_clip=cfg.intensity_clip)
+                   normalize=cfg.normalize, intensity_clip=cfg.intensity_clip,
+                   ct_window=cfg.ct_window)
 
     def describe(self) -> dict[str, object]:
         """What a consumer of an exported model must do to an image (JSON data)."""
@@ -125,6 +136,7 @@ class Preprocess:
                 "size": list(self.size) if self.size else None,
                 "intensity_clip": list(self.intensity_clip) if self.intensity_clip else None,
                 "clahe_clip_limit": self.clahe_clip_limit, "normalize": self.normalize.value,
+                "ct_window": [list(w) for w in self.ct_window] if self.ct_window else None,
                 "order": "channels, clip, resize (bilinear), CLAHE, normalize"}
 
     def pair(self, image: np.ndarray, mask: np.ndarray, *, image_file: PathText = None,
@@ -157,7 +169,7 @@ class Preprocess:
                               antialias=shrink)[0]
         if self.clahe_clip_limit is not None:
             t = torch.from_numpy(clahe(t.numpy(), self.clahe_clip_limit))
-        return normalize(t, self.normalize)
+        return normalize(t, self.normalize, self.ct_window)
 
 
 def to_channels(image: np.ndarray, in_channels: int, file: PathText = None) -> np.ndarray:
@@ -210,12 +222,21 @@ def clahe(image: np.ndarray, clip_limit: float) -> np.ndarray:
                     ).astype(np.float32)
 
 
-def normalize(image: torch.Tensor, mode: Normalize) -> torch.Tensor:
-    """Per-image, per-channel normalisation of a float tensor ``[C, H, W]``."""
+def normalize(image: torch.Tensor, mode: Normalize,
+              ct_window: tuple[tuple[float, float, float, float], ...] | None = None
+              ) -> torch.Tensor:
+    """Per-channel normalisation of a float tensor ``[C, H, W]``: per image (z-score,
+    min-max), or with the dataset's CT window ``(low, high, mean, std)`` per channel."""
     if mode is Normalize.NONE:
         return image.float()
     flat = image.reshape(image.shape[0], -1).float()
-    if mode is Normalize.ZSCORE:
+    if mode is Normalize.CT:
+        if ct_window is None:
+            raise ConfigError("normalize: ct needs the CT window (low, high, mean, std)")
+        w = torch.tensor(ct_window, dtype=torch.float32)  # [C, 4]
+        clipped = torch.maximum(torch.minimum(flat, w[:, 1:2]), w[:, 0:1])
+        out = (clipped - w[:, 2:3]) / w[:, 3:4]
+    elif mode is Normalize.ZSCORE:
         mean = flat.mean(dim=1)
         std = flat.std(dim=1, unbiased=False)
         std = torch.where(std > 1e-8, std, torch.ones_like(std))

@@ -127,3 +127,63 @@ def test_a_network_of_one_channel_is_refused(tmp_path, cli):
                          "--data", root, "--out", tmp_path / "run", "--set", "data.size=16")
     assert code == 2 and "Traceback" not in err
     assert "in_channels" in err and "model.in_channels=2" in err
+
+
+def write_ct(root: Path, cases: int = 4) -> Path:
+    """One CT channel: air -1000 around, tissue 40 + noise in the labels, a 3000 HU outlier
+    (metal) in the foreground of every case."""
+    rng = np.random.default_rng(1)
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    (root / "dataset.json").write_text(json.dumps({
+        "channel_names": {"0": "CT"}, "labels": {"background": 0, "liver": 1},
+        "numTraining": cases, "file_ending": ".nii.gz"}))
+    for c in range(cases):
+        lab = np.zeros((16, 16, 2), np.uint8)
+        lab[2:14, 2:14] = 1
+        img = np.where(lab > 0, 40 + rng.normal(0, 10, lab.shape), -1000.0)
+        img[5, 5, 0] = 3000.0
+        _save(root / "imagesTr" / f"ct{c}_0000.nii.gz", img.astype(np.float32))
+        _save(root / "labelsTr" / f"ct{c}.nii.gz", lab)
+    return root
+
+
+def test_ct_is_normalised_with_the_training_foreground_window(tmp_path, cli):
+    import yaml
+
+    from genodsl.data import load_input
+    from genodsl.data.splits import load_split
+    from genodsl.runs.load import load_run
+
+    root = write_ct(tmp_path / "ct")
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--data", root, "--out", run, "--set",
+                       "data.split.val_count=1", *TINY)
+    assert code == 0, err
+    data = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    assert data["normalize"] == "ct"  # from channel_names "CT"
+    ((lo, hi, mean, std),) = data["ct_window"]
+    assert -1000 < lo < 40 < hi < 3000  # percentiles of the foreground: no air, no metal
+    assert 30 < mean < 50 and 5 < std < 15
+    # the window comes from the training cases only
+    from genodsl.data.intensity import foreground_statistics
+
+    cfg = load_run(run).config.data
+    train = set(load_split(run / "split.json").train)
+    assert foreground_statistics(cfg, train)[0] == pytest.approx((lo, hi, mean, std))
+    # predict applies the same window: air clips to the low end, metal to the high end
+    item = load_input(root / "imagesTr" / "ct0_0000.nii.gz", cfg)
+    values = item.images.flatten()
+    assert values.min().item() == pytest.approx((lo - mean) / std, rel=1e-4)
+    assert values.max().item() <= (hi - mean) / std + 1e-4
+
+
+def test_ct_without_a_window_is_a_clear_error():
+    from genodsl.data.config import Normalize
+    from genodsl.data.preprocess import ClassMap, Preprocess
+
+    with pytest.raises(GenoError, match="ct needs data.ct_window"):
+        Preprocess(ClassMap(2), normalize=Normalize.CT)
+    pre = Preprocess(ClassMap(2), normalize=Normalize.CT, ct_window=((-100.0, 200.0, 50.0, 25.0),))
+    out = pre.image(np.array([[-1000.0, 50.0], [75.0, 900.0]], np.float32))
+    assert out.flatten().tolist() == pytest.approx([-6.0, 0.0, 1.0, 6.0])
