@@ -35,7 +35,9 @@ class Layout(str, Enum):
 
 
 class Normalize(str, Enum):
-    ZSCORE = "zscore"        # per image and channel: (x - mean) / std
+    CT = "ct"                # nnU-Net's CT scheme: clip to the training foreground's 0.5 and
+    #                          99.5 percentiles, then (x - its mean) / its std (data.ct_window)
+    ZSCORE = "zscore"        # per image and channel: (x - mean) / std (MR, US, others)
     MINMAX = "minmax"        # per image and channel: to [0, 1]
     NONE = "none"            # keep the intensities (as float32)
 
@@ -152,6 +154,8 @@ class DataConfig(_Frozen):
     clahe_clip_limit: float = Field(0.05, gt=0.0, le=1.0)
     intensity_clip: tuple[float, float] | None = None  # clip raw intensities (e.g. CT window)
     normalize: Normalize = Normalize.ZSCORE
+    ct_window: tuple[tuple[float, float, float, float], ...] | None = None  # per channel
+    #   (low, high, mean, std) of the training foreground; train computes it for normalize: ct
     slice_axis: SliceAxis = SliceAxis.Z             # volumes are cut into 2D slices across it
     mask_suffix: str | None = None                  # stem suffix of masks; None: layout default
     case_pattern: str | None = None                 # regex on a sample's name giving its case
