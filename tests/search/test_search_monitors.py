@@ -161,3 +161,18 @@ def test_eigenvalue_leaves_the_run_rng_alone(program) -> None:
     value = runner_mod._eigenvalue(strategy, _batch(1), 3, 0, 1)
     assert math.isfinite(value) and torch.equal(state, torch.get_rng_state())
     assert all(p.grad is None for p in net.parameters())
+
+
+def test_resume_keeps_the_monitors(space_file, tmp_path) -> None:
+    kw = dict(epochs=3, hessian_every=1, hessian_iters=3, regularizer="beta", aux_skip=1.0)
+    full = run_search(tiny_job(space_file, tmp_path / "full", **kw))
+
+    def stop_after_first(epoch: int, record: dict) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    run_search(tiny_job(space_file, tmp_path / "cut", **kw), on_epoch_end=stop_after_first)
+    resumed = run_search(tiny_job(space_file, tmp_path / "cut", **kw), resume=True)
+    assert full.genotype_file.read_bytes() == resumed.genotype_file.read_bytes()
+    assert [r["hessian_eig"] for r in full.history] == [r["hessian_eig"] for r in resumed.history]
+    assert full.summary["alphas"] == resumed.summary["alphas"]
