@@ -105,7 +105,8 @@ class SearchConfig(Section):
     # -- collapse remedies and monitors (docs/search.md) -----------------------------------------
     regularizer: Regularizer = Field(Regularizer.NONE, description="beta: β-DARTS regularisation")
     beta_lambda: float = Field(
-        2.0, ge=0, description="β-DARTS: λ rises linearly from 0 (first epoch) to this (last)")
+        50.0, ge=0, description="β-DARTS: λ rises linearly from 0 at the first epoch to this at "
+                                "the 100th (the authors' ramp; it keeps rising on longer searches)")
     aux_skip: float = Field(
         0.0, ge=0, description="DARTS-: initial weight β0 of an auxiliary skip on every normal "
                                "edge, decaying linearly to 0 over the epochs; 0 disables")

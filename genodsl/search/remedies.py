@@ -3,7 +3,7 @@
 * β-DARTS (Ye et al., CVPR 2022), ``search.regularizer: beta``: the alpha loss gains
   ``λ(t) · L_β``, ``L_β = mean over edges (alpha rows) of logsumexp(α_edge)``; its gradient
   ``λ · softmax(α) / rows`` pulls the strongest alphas down most, so no candidate runs away
-  early.  λ rises linearly from 0 at the first epoch to ``search.beta_lambda`` at the last.
+  early.  λ rises linearly from 0 at the first epoch by ``search.beta_lambda`` per 100 epochs.
 * DARTS- (Chu et al., ICLR 2021), ``search.aux_skip: β0``: every normal edge of the supernet
   gains an auxiliary skip ``β · x`` outside the candidates, with ``β = β0 · (1 − (t−1)/T)``
   decaying linearly over the T epochs; it carries the residual path that otherwise lets
@@ -29,6 +29,9 @@ def beta_loss(tables: dict[str, torch.Tensor] | torch.nn.ParameterDict) -> torch
     return rows.mean()
 
 
+BETA_RAMP_EPOCHS = 100  # β-DARTS: λ reaches beta_lambda at epoch 100 (the authors' code)
+
+
 def linear(epoch: int, epochs: int, start: float, end: float) -> float:
     """``start`` at epoch 1, ``end`` at epoch ``epochs``, linear in between."""
     if epochs <= 1:
@@ -49,7 +52,7 @@ class Remedies:
         """Set this epoch's λ and skip weight; returns them for the log (empty when off)."""
         out: dict[str, float] = {}
         if self.cfg.regularizer is Regularizer.BETA:
-            self.lam = linear(epoch, self.cfg.epochs, 0.0, self.cfg.beta_lambda)
+            self.lam = self.cfg.beta_lambda * (epoch - 1) / BETA_RAMP_EPOCHS
             out["beta_lambda"] = self.lam
         if self.cfg.aux_skip > 0:
             self.skip = self.cfg.aux_skip * (1 - (epoch - 1) / self.cfg.epochs)

@@ -45,16 +45,17 @@ def test_beta_darts_adds_lambda_softmax_to_the_alpha_gradient(program, name) -> 
     reg, _ = _alpha_grads(program, name, 4, regularizer="beta", beta_lambda=3.0)
     rows = sum(t.shape[0] for t in net.alphas.tables.values())
     for p, r, t in zip(plain, reg, net.alphas.tables.values()):
-        expected = 3.0 * torch.softmax(t.detach(), -1) / rows  # λ at the last epoch: λ_max
+        expected = 3.0 * 3 / 100 * torch.softmax(t.detach(), -1) / rows  # λ(4) = λ_max · 3/100
         assert torch.allclose(r - p, expected, atol=1e-6)
     first, _ = _alpha_grads(program, name, 1, regularizer="beta", beta_lambda=3.0)
     assert all(torch.equal(a, b) for a, b in zip(first, plain))  # λ(1) = 0
 
 
-def test_lambda_rises_linearly(program) -> None:
-    rem = Remedies(tiny_search(epochs=5, regularizer="beta", beta_lambda=2.0),
+def test_lambda_rises_linearly_as_in_beta_darts(program) -> None:
+    rem = Remedies(tiny_search(epochs=101, regularizer="beta", beta_lambda=50.0),
                    make_supernet(program))
-    assert [rem.start_epoch(e)["beta_lambda"] for e in range(1, 6)] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    lams = [rem.start_epoch(e)["beta_lambda"] for e in (1, 2, 51, 101)]
+    assert lams == pytest.approx([0.0, 0.5, 25.0, 50.0])  # 50 · (epoch - 1) / 100
 
 
 def test_aux_skip_adds_beta_x_on_normal_edges_only(program) -> None:
