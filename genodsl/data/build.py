@@ -21,6 +21,7 @@ from genodsl.data.config import DataConfig, Layout
 from genodsl.data.datasets import SegmentationDataset
 from genodsl.data.geometry import Geometry, read_with_geometry
 from genodsl.data.layouts import discover
+from genodsl.data.nnunet import stack_channel_files
 from genodsl.data.preprocess import Preprocess
 from genodsl.data.problems import Code, data_error
 from genodsl.data.splits import SPLIT_FILE, Split, check_split, load_split, make_split, save_split
@@ -106,11 +107,12 @@ def load_input(path: str | Path, cfg: DataConfig) -> PredictionInput:
     pre = Preprocess.from_config(cfg)
     if not p.exists():
         raise data_error(Code.MISSING, "input not found", file=p)
-    if not io.is_volume(p):
-        image = io.read_image(p)
+    if not io.is_volume(p):  # an nnU-Net CASE_0000 file brings its other channels
+        image = stack_channel_files(p, io.read_image(p), 2, cfg.in_channels, io.read_image)
         return PredictionInput(p, pre.image(image, p)[None], (io.stem_of(p),),
                                tuple(image.shape[:2]), None)
     volume, geometry = read_with_geometry(p)  # (Z, Y, X[, C])
+    volume = stack_channel_files(p, volume, 3, cfg.in_channels, io.read_volume)
     axis = cfg.slice_axis.index
     slices = [pre.image(np.take(volume, k, axis=axis), f"{p}[{'zyx'[axis]}={k}]")
               for k in range(volume.shape[axis])]

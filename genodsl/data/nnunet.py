@@ -3,7 +3,9 @@
     root/dataset.json                 channel_names, labels, numTraining, file_ending
     root/imagesTr/<CASE>_0000<ext>    one file per channel: _0000, _0001, ...
     root/labelsTr/<CASE><ext>         class labels
-    root/imagesTs/<CASE>_0000<ext>    test cases (no labels; for prediction)
+    root/imagesTs/<CASE>_0000<ext>    test cases (no labels): ``genodsl predict RUN
+                                      imagesTs/CASE_0000.nii.gz`` reads the case's other
+                                      channel files beside it (:func:`stack_channel_files`)
 
 ``labels`` maps class names to label values (``{"background": 0, "PZ": 1, "TZ": 2}``); the
 names become the run's class names (tables, metrics, exports).  Region labels (a list of
@@ -268,3 +270,32 @@ def fit_to_data(cfg: DataConfig) -> DataConfig:
     if "class_names" in given and "num_classes" in update:
         update.pop("class_names", None)
     return cfg.model_copy(update=update) if update else cfg
+
+
+def stack_channel_files(path: Path, array: np.ndarray, spatial_dims: int, in_channels: int,
+                        read) -> np.ndarray:
+    """For prediction: ``array`` read from ``CASE_0000<ext>`` with the case's other channel
+    files beside it (``CASE_0001<ext>``, ...) stacked last, when the model takes more
+    channels than the file holds (nnU-Net's imagesTs).  Any other input is returned as is."""
+    name = Path(path).name
+    stem = io.stem_of(name)
+    m = _CHANNEL.match(stem)
+    have = array.shape[-1] if array.ndim > spatial_dims else 1
+    if m is None or m["channel"] != "0000" or have >= in_channels:
+        return array
+    parts, k = [array if array.ndim > spatial_dims else array[..., None]], 1
+    while have < in_channels:
+        f = Path(path).with_name(f"{m['case']}_{k:04d}{name[len(stem):]}")
+        if not f.is_file():
+            raise data_error(Code.MISSING, f"the model takes {in_channels} channels; channel "
+                             f"file {f.name} is missing", file=f,
+                             hint=f"nnU-Net cases are {m['case']}_0000, {m['case']}_0001, ... "
+                                  "side by side")
+        more = read(f)
+        more = more if more.ndim > spatial_dims else more[..., None]
+        if more.shape[:spatial_dims] != parts[0].shape[:spatial_dims]:
+            raise data_error(Code.SHAPE, f"shape {more.shape[:spatial_dims]} differs from "
+                             f"{name}'s {parts[0].shape[:spatial_dims]}", file=f)
+        parts.append(more)
+        have, k = have + more.shape[-1], k + 1
+    return np.concatenate(parts, axis=-1)

@@ -109,6 +109,21 @@ def test_train_evaluate_export_with_class_names(tmp_path, cli):
     assert "PZ" in out and "TZ" in out and "background" in out
     header = (tmp_path / "eval" / "per_case.csv").read_text().splitlines()[0]
     assert "dsc_PZ" in header
+    # an imagesTs case: CASE_0000 brings CASE_0001 beside it; one label volume comes back
+    tests = root / "imagesTs"
+    tests.mkdir()
+    for k in (0, 1):
+        (tests / f"new_{k:04d}.nii.gz").write_bytes(
+            (root / "imagesTr" / f"case0_{k:04d}.nii.gz").read_bytes())
+    code, out, err = cli("predict", run, tests / "new_0000.nii.gz", "--out", tmp_path / "p")
+    assert code == 0, err
+    (label,) = [f for f in (tmp_path / "p").iterdir() if f.name.endswith(".nii.gz")]
+    import nibabel as nib
+
+    assert nib.load(str(label)).shape == (16, 16, 2)
+    (tests / "new_0001.nii.gz").unlink()
+    code, out, err = cli("predict", run, tests / "new_0000.nii.gz", "--out", tmp_path / "q")
+    assert code == 2 and "new_0001.nii.gz is missing" in err
     pytest.importorskip("onnxruntime")
     code, out, err = cli("export", run, "--format", "onnx", "--out", tmp_path / "m.onnx")
     assert code == 0, err
