@@ -272,7 +272,8 @@ def export(run: Path = typer.Argument(..., help="a training run folder"),
 
 def compare(runs: list[Path] = typer.Argument(..., help="run folders")) -> None:
     """Runs side by side, from their summary.json: DSC, mIoU, parameters, FLOPs, s/epoch,
-    peak memory (no model runs, so no device or data options)."""
+    peak memory (no model runs, so no device or data options). A folder of cross-validation
+    folds (train --fold N: OUT/fold_N) stands for its folds, summarised as mean ± std."""
     from ..train.compare import compare_runs, render_comparison
 
     console.print(render_comparison(compare_runs(runs)))
