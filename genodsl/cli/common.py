@@ -34,12 +34,12 @@ def expand(paths: list[Path]) -> list[Path]:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """'1x1x256x256' → (1, 1, 256, 256)."""
+    """'1x1x256x256' → (1, 1, 256, 256); a volume's '1x1x32x64x64' → (1, 1, 32, 64, 64)."""
     try:
         shape = tuple(int(part) for part in text.lower().replace("×", "x").split("x"))
     except ValueError:
         shape = ()
-    if len(shape) != 4 or min(shape) < 1:
+    if len(shape) not in (4, 5) or min(shape) < 1:
         raise GenoError(f"bad input shape '{text}'", code="E048",
-                        hint="write N×C×H×W as 1x1x256x256")
+                        hint="write N×C×H×W as 1x1x256x256, or N×C×D×H×W as 1x1x32x64x64")
     return shape

@@ -20,12 +20,23 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
+def _default_shape(settings) -> tuple[int, ...]:
+    """One sample at 256×256, or a 64×128×128 volume (larger where the depth needs it)."""
+    from ..lang.plan import size_divisors
+
+    sizes = (256, 256) if settings.dims == 2 else (64, 128, 128)
+    return (1, settings.in_channels, *(max(n, d) for n, d in zip(sizes,
+                                                                   size_divisors(settings))))
+
+
 def compile(file: Path = typer.Argument(..., help="a .geno file, or the name of a shipped "
                                         "one"),
             network: str = typer.Option(None, "--network", "-n", help="the network to compile "
                                         "(default: the file's only network)"),
-            input: str = typer.Option("1x1x256x256", "--input", "-i",
-                                      help="input shape N×C×H×W, e.g. 1x1x256x256"),
+            input: str = typer.Option(None, "--input", "-i",
+                                      help="input shape N×C×H×W, e.g. 1x1x256x256, or "
+                                      "N×C×D×H×W for a 3D network, e.g. 1x1x32x64x64 "
+                                      "(default: 1×in_channels×256×256; 3D: ×64×128×128)"),
             out: Path = typer.Option(None, "--out", "-o", help="save the model (weights + "
                                      "genotype text) to this .safetensors file"),
             force: bool = typer.Option(False, "--force", help="overwrite --out if it exists"),
@@ -46,7 +57,7 @@ def compile(file: Path = typer.Argument(..., help="a .geno file, or the name of 
         refuse_existing(out, force)
     program = load(geno_file(file), allow_outside_imports=allow_outside_imports)
     net = program.network(network)
-    shape = parse_shape(input)
+    shape = parse_shape(input) if input is not None else _default_shape(net.settings)
     problems = check_input(net, shape)
     if problems:
         raise GenoValidationError(problems)
@@ -54,7 +65,8 @@ def compile(file: Path = typer.Argument(..., help="a .geno file, or the name of 
     model = build(program, net.name)
     summary = summarize(model, shape, net.name)
     table = Table(title=f"{net.name} ({net.settings.cells}, C={net.settings.C}, "
-                  f"depth={net.settings.depth}) on {'×'.join(map(str, shape))}")
+                  f"depth={net.settings.depth}{', 3D' if net.settings.dims == 3 else ''}) "
+                  f"on {'×'.join(map(str, shape))}")
     for col in ("stage", "layers", "output", "params", "GFLOPs"):
         table.add_column(col, justify="left" if col in ("stage", "output") else "right")
     for r in summary.rows:

@@ -1,7 +1,8 @@
 """One cell of the IR → an ``nn.Module``; the edge modules come from a factory.
 
 The discrete compiler passes a factory that builds one registry op per edge; the
-supernet compiler passes one that builds a mixed op.  The cell module is the same.
+supernet compiler passes one that builds a mixed op.  The cell module is the same.  A factory
+gets the edge's per-axis stride (from the stage plan): its length is the network's dims.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from torch import nn
 
 from ..lang.ir import Cell, OpEdge, edge_key
 from ..lang.plan import CellPlan
-from ..ops.primitives import group_norm
+from ..ops.primitives import Stride, conv, group_norm
 
-EdgeFactory = Callable[[str, str, OpEdge, int], nn.Module]
+# (source, node, edge, channels, per-axis stride of the edge) → the edge's module
+EdgeFactory = Callable[[str, str, OpEdge, int, tuple[int, ...]], nn.Module]
 
 
 class Preprocess(nn.Sequential):
-    """ReLU → 1×1 conv (stride 2 for a down cell's s0) → GroupNorm."""
+    """ReLU → 1×1 conv (a down cell's s0: strided to s1's size) → GroupNorm."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1):
-        super().__init__(nn.ReLU(inplace=False),
-                         nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
+    def __init__(self, c_in: int, c_out: int, stride: Stride = 1, dims: int = 2):
+        super().__init__(nn.ReLU(inplace=False), conv(c_in, c_out, 1, stride, dims),
                          group_norm(c_out))
 
 
@@ -37,8 +38,8 @@ class CellModule(nn.Module):
         super().__init__()
         self.cell_type = cell.type
         channels = plan.C
-        self.pre0 = Preprocess(plan.c_prev_prev, channels, plan.s0_stride)
-        self.pre1 = Preprocess(plan.c_prev, channels)
+        self.pre0 = Preprocess(plan.c_prev_prev, channels, plan.s0_strides, plan.dims)
+        self.pre1 = Preprocess(plan.c_prev, channels, 1, plan.dims)
         self.input_names = tuple(cell.inputs)
         self.edges = nn.ModuleDict()
         steps: list[tuple[str, tuple[tuple[str, str], ...]]] = []
@@ -46,7 +47,8 @@ class CellModule(nn.Module):
             keys = []
             for src, edge in cell.in_edges(node):
                 key = edge_key(src, node)
-                self.edges[key] = make_edge(src, node, edge, channels)
+                self.edges[key] = make_edge(src, node, edge, channels,
+                                            plan.edge_stride(edge.role))
                 keys.append((src, key))
             steps.append((node, tuple(keys)))
         self.steps = tuple(steps)
@@ -62,4 +64,4 @@ class CellModule(nn.Module):
             else:
                 outs = [self.edges[key](states[src], weights[key]) for src, key in keys]
             states[node] = torch.stack(outs).sum(0) if len(outs) > 1 else outs[0]
-        return torch.cat([states[n] for n in self.outputs], dim=1)  # [B, k·C, H', W']
+        return torch.cat([states[n] for n in self.outputs], dim=1)  # [B, k·C, (D',) H', W']

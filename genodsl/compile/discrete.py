@@ -9,9 +9,10 @@ from ..ops.builders import build_op
 from .network import NasUnet
 
 
-def discrete_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
+def discrete_edge(src: str, dst: str, edge: OpEdge, channels: int,
+                  stride: tuple[int, ...]) -> nn.Module:
     op = edge.op
-    return build_op(op.name, channels, edge.role, op.arg_dict)
+    return build_op(op.name, channels, edge.role, op.arg_dict, dims=len(stride), stride=stride)
 
 
 def build_discrete(settings: NetworkSettings, genotype: Genotype) -> NasUnet:

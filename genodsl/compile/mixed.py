@@ -37,10 +37,13 @@ class PathSample:
 class MixedOp(nn.Module):
     """All candidates of one edge; which of them run is decided per call by ``w``."""
 
-    def __init__(self, candidates: tuple[OpCall, ...], role: OpKind, channels: int):
+    def __init__(self, candidates: tuple[OpCall, ...], role: OpKind, channels: int,
+                 stride: tuple[int, ...] = (2, 2)):
         super().__init__()
         self.labels = tuple(op.label() for op in candidates)
-        self.ops = nn.ModuleList(build_op(op.name, channels, role, op.arg_dict)
+        # stride: per axis (its length is the network's dims), as the stage plan gives it
+        self.ops = nn.ModuleList(build_op(op.name, channels, role, op.arg_dict,
+                                          dims=len(stride), stride=stride)
                                  for op in candidates)
         self.is_zero = tuple(get_op(op.name).name == "none" for op in candidates)
         self.role = role

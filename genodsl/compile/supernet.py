@@ -25,8 +25,9 @@ from .network import NasUnet
 EdgeWeights = Mapping[str, "torch.Tensor | PathSample"]
 
 
-def mixed_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
-    return MixedOp(edge.ops, edge.role, channels)
+def mixed_edge(src: str, dst: str, edge: OpEdge, channels: int,
+               stride: tuple[int, ...]) -> nn.Module:
+    return MixedOp(edge.ops, edge.role, channels, stride)
 
 
 class Supernet(nn.Module):
@@ -58,7 +59,7 @@ class Supernet(nn.Module):
                 up: EdgeWeights | None = None) -> torch.Tensor:
         if down is None or up is None:
             down, up = self.alphas.edge_weights()
-        return self.net(x, down, up)  # [B, classes, H, W]
+        return self.net(x, down, up)  # [B, classes, (D,) H, W]
 
 
 def build_supernet(settings: NetworkSettings, space: SearchSpace, *,

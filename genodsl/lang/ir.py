@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterator
+from typing import Iterator, Literal
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
@@ -198,6 +198,11 @@ class NetworkSettings(BaseModel):
         None, ge=1, description="stem width = multiplier × C (default 4, or M for a search space)")
     double_down_channel: bool = Field(
         False, description="double C at each down cell and halve it at each up cell")
+    dims: Literal[2, 3] = Field(
+        2, description="spatial dimensions: 2 (H×W images) or 3 (D×H×W volumes)")
+    inplane_stages: int = Field(
+        0, ge=0, description="3D only: the first N of the depth + 1 halvings (stem1, down1, …) "
+        "halve H and W but keep D (thick slices); the up cells mirror them")
 
 
 @dataclass(eq=True)

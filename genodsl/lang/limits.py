@@ -60,12 +60,13 @@ def _check_args(op: OpCall) -> Iterable[Diagnostic]:
 
 
 # ---- networks: entries and a parameter estimate ---------------------------------------------
-def _edge_bound(op: OpCall, c: int) -> int:
+def _edge_bound(op: OpCall, c: int, dims: int = 2) -> int:
     """An upper bound of the parameters of ``op`` on ``c`` channels (any op of the registry:
-    a k×k conv, a depthwise k×k conv, a 1×1 conv, squeeze-and-excitation, group norms)."""
+    a k×k (k×k×k in 3D) conv, a depthwise one, a 1×1 conv, squeeze-and-excitation, norms)."""
     k = op.arg_dict.get("k", 3)
     k = k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else 3
-    return c * c * (k * k + 2) + c * (k * k + 4)
+    window = k ** dims
+    return c * c * (window + 2) + c * (window + 4)
 
 
 def estimate_parameters(settings, cells: CellPair) -> int:
@@ -73,12 +74,13 @@ def estimate_parameters(settings, cells: CellPair) -> int:
     if any(t not in cells.cells for t in CellType):
         return 0  # validate reports the missing cell
     plan = stage_plan(settings, cells)
-    total = sum(s.kernel ** 2 * s.in_channels * s.out_channels + 2 * s.out_channels
+    dims = settings.dims
+    total = sum(s.kernel ** dims * s.in_channels * s.out_channels + 2 * s.out_channels
                 for s in plan.stems)
     for stage in plan.cells:
         c = stage.C
         total += (stage.c_prev_prev + stage.c_prev) * c + 4 * c  # the two 1×1 preprocessings
-        total += sum(_edge_bound(op, c) for _, _, edge in cells.cells[stage.type].op_edges()
+        total += sum(_edge_bound(op, c, dims) for _, _, edge in cells.cells[stage.type].op_edges()
                      for op in edge.ops)
     return total + plan.head.in_channels * plan.head.out_channels
 

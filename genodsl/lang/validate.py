@@ -16,7 +16,7 @@ import networkx as nx
 
 from ..errors import Diagnostic, Span, did_you_mean
 from .limits import check_program
-from .plan import size_divisor
+from .plan import AXES, size_divisors
 from .ir import (OUTPUT, Cell, CellType, Network, NodeKind, OpCall, OpEdge, Program,
                  SearchSpace)
 from ..ops.registry import REGISTRY, ALIASES, OpKind, OpSpec, Param, check_args
@@ -255,30 +255,59 @@ def _check_network(net: Network, program: Program, rep: _Report) -> None:
     if settings.double_down_channel and settings.C % 2:
         rep.add("E047", f"double_down_channel halves C down to C/2 in the last up cell, so C "
                 f"must be even (got {settings.C})", net.entry_span("C"))
+    if settings.inplane_stages and settings.dims == 2:
+        rep.add("E063", "inplane_stages keeps a volume's depth axis, but this network is 2D",
+                net.entry_span("inplane_stages"), "set dims = 3, or drop inplane_stages")
+    elif settings.inplane_stages > settings.depth + 1:
+        rep.add("E063", f"inplane_stages = {settings.inplane_stages}, but a network of depth "
+                f"{settings.depth} halves only {settings.depth + 1} times (stem1 and "
+                f"{settings.depth} down cells)", net.entry_span("inplane_stages"),
+                f"use at most {settings.depth + 1}")
+
+
+def _axis_hint(settings, axis: int, value: int, factor: int) -> str:
+    lo = max(factor, value // factor * factor)
+    hint = f"use {lo} or {lo + factor}, or a smaller depth"
+    if settings.dims == 3 and axis == 0:  # a thick-slice volume: keep D for the first stages
+        halvings = settings.depth + 1
+        fits = next((n for n in range(settings.inplane_stages, halvings + 1)
+                     if value % 2 ** (halvings - n) == 0), None)
+        if fits is not None and value >= 1:
+            times = {1: "once", 2: "twice"}.get(halvings - fits, f"{halvings - fits} times")
+            hint += f", or inplane_stages = {fits} (halve D {times} only)"
+    return hint
 
 
 def check_input(net: Network, shape: tuple[int, ...]) -> list[Diagnostic]:
-    """Problems with running ``net`` on an input of ``shape`` = (N, C, H, W)."""
+    """Problems with running ``net`` on an input of ``shape`` = (N, C, H, W), or
+    (N, C, D, H, W) for a 3D network."""
     rep = _Report()
     settings = net.settings
     if settings is None:
         return []
-    if len(shape) != 4:
-        rep.add("E048", f"the input must be N×C×H×W, got {'×'.join(map(str, shape))}", None)
+    layout = "N×C×H×W" if settings.dims == 2 else "N×C×D×H×W"
+    if len(shape) != 2 + settings.dims:
+        what = " (a 3D network)" if settings.dims == 3 else ""
+        rep.add("E048", f"the input must be {layout}{what}, got {'×'.join(map(str, shape))}",
+                net.entry_span("dims") if settings.dims == 3 else None,
+                "a volume needs dims = 3 in the network" if len(shape) == 5 else None)
         return rep.items
-    _, c, h, w = shape
+    c = shape[1]
     if c != settings.in_channels:
         rep.add("E047", f"channel mismatch: the input has {c} channel{'s' if c != 1 else ''} but "
                 f"network '{net.name}' takes in_channels = {settings.in_channels}",
                 net.entry_span("in_channels"), f"use an input of {settings.in_channels} channel"
                 f"{'s' if settings.in_channels != 1 else ''} or change in_channels")
-    factor = size_divisor(settings)  # the deepest map of the stage plan is input / factor
-    for dim, value in (("height", h), ("width", w)):
-        if value % factor:
-            lo = max(factor, value // factor * factor)
-            rep.add("E048", f"spatial mismatch: input {dim} {value} is not divisible by "
-                    f"2^(depth+1) = {factor} (depth {settings.depth})", net.entry_span("depth"),
-                    f"use {lo} or {lo + factor}, or a smaller depth")
+    # the deepest map of the stage plan is input / factor, per axis
+    for axis, (name, value, factor) in enumerate(zip(AXES[settings.dims], shape[2:],
+                                                     size_divisors(settings))):
+        if value % factor or value < 1:
+            flat = settings.dims == 3 and axis == 0 and settings.inplane_stages
+            power = "2^(depth+1-inplane_stages)" if flat else "2^(depth+1)"
+            extra = f", inplane_stages {settings.inplane_stages}" if flat else ""
+            rep.add("E048", f"spatial mismatch: input {name} {value} is not divisible by "
+                    f"{power} = {factor} (depth {settings.depth}{extra})",
+                    net.entry_span("depth"), _axis_hint(settings, axis, value, factor))
     return rep.items
 
 

@@ -18,28 +18,33 @@ SKIP_COLOR = "#8172B3"
 TWO_BACK_COLOR = "#A0A0A0"
 
 
-def _size(scale: int, size: tuple[int, int] | None) -> str:
-    """A stage's H×W: symbolic (``H/4×W/4``) or, with an input size, in pixels."""
-    if size is None:
-        return "H×W" if scale == 1 else f"H/{scale}×W/{scale}"
-    return f"{size[0]}×{size[1]}"
+def _size(scales: tuple[int, ...], size: tuple[int, ...] | None) -> str:
+    """A stage's H×W (D×H×W in 3D): symbolic (``H/4×W/4``) or, with an input size, in
+    pixels (voxels)."""
+    if size is not None:
+        return "×".join(map(str, size))
+    axes = "DHW" if len(scales) == 3 else "HW"
+    return "×".join(a if s == 1 else f"{a}/{s}" for a, s in zip(axes, scales))
 
 
 def _label(stage: StemPlan | CellPlan) -> str:
     if isinstance(stage, StemPlan):
-        stride = f", stride {stage.stride}" if stage.stride > 1 else ""
-        return f"{stage.name} ({stage.kernel}×{stage.kernel} conv{stride})"
+        strides = set(stage.strides)
+        stride = "" if strides == {1} else (f", stride {stage.strides[0]}" if len(strides) == 1
+                                            else f", stride {'×'.join(map(str, stage.strides))}")
+        kernel = "×".join([str(stage.kernel)] * stage.dims)
+        return f"{stage.name} ({kernel} conv{stride})"
     return f"{stage.type.value} cell {stage.number}"
 
 
 def render_network(network: Network, program: Program,
-                   input_size: int | None = None) -> graphviz.Digraph:
+                   input_size: int | tuple[int, ...] | None = None) -> graphviz.Digraph:
     """The U-shaped net: input, stems, ``depth`` down cells, ``depth + 1`` up cells, head.
 
     Each up cell sits beside the encoder output it takes as its skip (the encoder output at
     the up cell's own output size; the last up cell takes stem0).  Sizes read ``H/4×W/4``
-    or, given ``input_size``, pixels (it must be divisible by 2^(depth+1), as the network
-    needs).
+    (``D/2×H/4×W/4`` for a 3D network) or, given ``input_size`` (one size for every axis, or
+    one per axis), pixels or voxels (divisible as the network needs, see ``size_divisors``).
     """
     settings = network.settings
     if settings is None:
@@ -48,8 +53,10 @@ def render_network(network: Network, program: Program,
     if cells is None:
         raise GenoError(f"network '{network.name}' names unknown cells '{settings.cells}'",
                         code="E016")
-    size = None if input_size is None else (input_size, input_size)
+    size = (None if input_size is None else (input_size,) * settings.dims
+            if isinstance(input_size, int) else tuple(input_size))
     plan = stage_plan(settings, cells, size)
+    ones = (1,) * settings.dims
 
     g = new_graph(network.name, "TB")
     g.attr(nodesep="0.6", ranksep="0.45")
@@ -58,12 +65,13 @@ def render_network(network: Network, program: Program,
     look = {CellType.DOWN: (tint(KIND_COLORS[OpKind.DOWN]), KIND_COLORS[OpKind.DOWN]),
             CellType.UP: (tint(KIND_COLORS[OpKind.UP]), KIND_COLORS[OpKind.UP])}
 
-    g.node("input", f"input\\n{_size(1, size)} · {settings.in_channels} ch")
-    g.node("head", f"head (1×1 conv)\\n{_size(1, size)} · {plan.head.out_channels} ch")
+    g.node("input", f"input\\n{_size(ones, size)} · {settings.in_channels} ch")
+    g.node("head", f"head ({'×'.join('1' * settings.dims)} conv)\\n{_size(ones, size)} · "
+           f"{plan.head.out_channels} ch")
     g.node("output", f"output\\n{settings.classes} classes", shape="box", style="filled")
     for stage in (*plan.stems, *plan.cells):
         fill, border = look[stage.type] if isinstance(stage, CellPlan) else (FILL, GREY)
-        g.node(stage.name, f"{_label(stage)}\\n{_size(stage.scale, stage.size)} · "
+        g.node(stage.name, f"{_label(stage)}\\n{_size(stage.scales, stage.size)} · "
                f"{stage.out_channels} ch", fillcolor=fill, color=border)
 
     main = dict(color="#333333", penwidth="1.6", weight="8")  # heavy: straight columns
@@ -90,7 +98,10 @@ def render_network(network: Network, program: Program,
 
     subtitle = (f"cells {settings.cells} · C={settings.C} · depth {settings.depth} · stems "
                 f"{plan.stem_channels} ch"
-                + (" · channels double per down cell" if settings.double_down_channel else ""))
+                + (" · channels double per down cell" if settings.double_down_channel else "")
+                + (f" · 3D (D×H×W), D kept by the first {settings.inplane_stages} halvings"
+                   if settings.inplane_stages else " · 3D (D×H×W)" if settings.dims == 3
+                   else ""))
     legend = [("down cell", KIND_COLORS[OpKind.DOWN]), ("up cell", KIND_COLORS[OpKind.UP]),
               ("skip: encoder → up cell (s0)", SKIP_COLOR),
               ("two back → down cell (s0)", TWO_BACK_COLOR)]

@@ -60,8 +60,9 @@ def fixed_cost(settings: NetworkSettings, net: Supernet, metric: CostMetric,
     The derived genotype has the space's nodes and outputs, so the space's cells in a
     genotype give its stage plan (genotype stems unless ``settings`` sets others).
     """
-    def zero_edge(src: str, dst: str, edge: OpEdge, channels: int) -> nn.Module:
-        return Zero(edge.role.scale)
+    def zero_edge(src: str, dst: str, edge: OpEdge, channels: int,
+                  stride: tuple[int, ...]) -> nn.Module:
+        return Zero(edge.role.scale, stride)
     derived = Genotype(settings.cells, net.space.cells, net.space.keep)
     bare = NasUnet(settings, derived, zero_edge)
     if metric is CostMetric.PARAMS:
