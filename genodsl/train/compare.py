@@ -132,7 +132,8 @@ def render_comparison(rows: Sequence[CompareRow], title: str = "runs") -> Table:
     """A rich table of the rows; the best DSC is shown in bold."""
     table = Table(title=title)
     for col, justify in (("run", "left"), ("status", "left"), ("DSC", "right"),
-                         ("DSC per class", "right"), ("mIoU", "right"), ("params", "right"), ("FLOPs", "right"),
+                         ("DSC per class", "right"), ("mIoU", "right"), ("params", "right"),
+                         ("FLOPs", "right"),
                          ("s/epoch", "right"), ("peak MB", "right"), ("best ep", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     scores = [r.dsc for r in rows if r.dsc is not None]
@@ -143,7 +144,8 @@ def render_comparison(rows: Sequence[CompareRow], title: str = "runs") -> Table:
             dsc = f"[bold]{dsc}[/bold]"
         per_class = " ".join(f"{k}:{v:.3f}" for k, v in (r.dsc_per_class or {}).items()
                              if v is not None) or "—"
-        table.add_row(r.run, r.status, dsc, per_class, _num(r.miou, ".4f"), _si(r.params), _si(r.flops),
+        table.add_row(r.run, r.status, dsc, per_class, _num(r.miou, ".4f"), _si(r.params),
+                      _si(r.flops),
                       _num(r.time_per_epoch_s, ".2f"), _num(r.peak_memory_mb, ".0f"),
                       "—" if r.best_epoch is None else str(r.best_epoch))
     summaries = summarise_folds(rows)
