@@ -123,6 +123,9 @@ class SearchConfig(Section):
     # -- outputs that do not change the result ------------------------------------------------
     tensorboard: bool = resumable(False, description="also write TensorBoard scalars")
     plots: bool = resumable(True, description="alpha evolution PNGs and cell renders at the end")
+    select_epochs: int = resumable(
+        5, ge=1, description="genodsl search --seeds: training epochs of each derived genotype "
+                             "(weight half) before the best by validation DSC (alpha half) is kept")
     min_alpha_shift: float = resumable(
         0.02, ge=0, description="warn at the end when no edge's distribution moved by this "
                                 "much (total variation) from its start")
