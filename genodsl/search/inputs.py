@@ -15,6 +15,8 @@ from typing import Any, Mapping
 from ..compile.supernet import Supernet, build_supernet
 from ..config import RuntimeConfig, dump_config
 from ..data.config import DataConfig
+from ..data.intensity import fit_intensity
+from ..data.nnunet import fit_to_data
 from ..errors import ConfigError, GenoError, GenoValidationError
 from ..files import write_text_atomic
 from ..lang.ir import CellType, Genotype, NetworkSettings, Program, SearchSpace
@@ -86,7 +88,9 @@ def load_inputs(program: Program, network: str | None, cfg: SearchConfig,
     assert isinstance(space, SearchSpace) and net.settings is not None
     supernet = build_supernet(net.settings, space, share_normal_alphas=cfg.share_normal_alphas,
                               alpha_init_std=cfg.alphas.init_std)
-    data_cfg = search_data_config(data, net, runtime.seed)
+    # channels, classes and names from the data (nnU-Net dataset.json, 4D NIfTI), then the
+    # search's halves, then a CT window from the weight half's foreground (as training does)
+    data_cfg = fit_intensity(search_data_config(fit_to_data(data), net, runtime.seed), paths.root)
     text = dumps(program.subprogram(net.name))
     digest = config_hash(cfg, runtime, {"data": data_cfg.model_dump(mode="json"),
                                         "space": hashlib.sha256(text.encode()).hexdigest()})
