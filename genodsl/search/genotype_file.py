@@ -57,6 +57,8 @@ def derived_settings(settings: NetworkSettings, genotype: str) -> NetworkSetting
               "C": settings.C, "depth": settings.depth}
     if settings.double_down_channel:
         values["double_down_channel"] = True
+    if settings.dims != 2:  # a volume's search derives a volume's network
+        values.update(dims=settings.dims, inplane_stages=settings.inplane_stages)
     return NetworkSettings(**values)
 
 

@@ -51,16 +51,17 @@ class SegmentationLoss(nn.Module):
         self.needs_channel = needs_channel
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if logits.ndim != 4 or logits.shape[1] != self.num_classes:
+        # [B, K, H, W] with a [B, H, W] mask, or a volume's [B, K, D, H, W] with [B, D, H, W]
+        if logits.ndim not in (4, 5) or logits.shape[1] != self.num_classes:
             raise DataError(f"loss expects logits [B, {self.num_classes}, H, W], "
                             f"got {tuple(logits.shape)}")
-        if target.ndim != 3 or target.shape[0] != logits.shape[0] \
+        if target.ndim != logits.ndim - 1 or target.shape[0] != logits.shape[0] \
                 or target.shape[1:] != logits.shape[2:]:
             raise DataError(f"loss expects a mask [B, H, W] matching logits "
                             f"{tuple(logits.shape)}, got {tuple(target.shape)}")
         target = target.long()
         if self.needs_channel:
-            target = target.unsqueeze(1)  # [B, H, W] -> [B, 1, H, W]
+            target = target.unsqueeze(1)  # [B, (D,) H, W] -> [B, 1, (D,) H, W]
         return self.inner(logits.float(), target)
 
 
