@@ -14,6 +14,11 @@ after one warm-up step.  Usage::
 
     python bench/search_memory.py                  # C=16, depth 4, M=3, batch 2, 128×128
     python bench/search_memory.py --C 8 --depth 2 --size 64 --steps 3
+    python bench/search_memory.py --patch 32x64x64 --C 8 --depth 3 --batch 1 --cases abe
+
+``--patch DxHxW`` runs the same space as a 3D network (``dims = 3``) on a volume patch of that
+size (``--inplane-stages N`` keeps D for the first N halvings); the table's × (a) columns are
+the ratios to the discrete step (the issue's target: a proxyless weight step ≤ 1.5×).
 """
 
 from __future__ import annotations
@@ -65,14 +70,19 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
     device = pick_device(args.device)
     program = load(args.space)
     net_bb = program.networks[args.network].settings
-    settings = net_bb.model_copy(update={"C": args.C or net_bb.C, "depth": args.depth or net_bb.depth})
+    update = {"C": args.C or net_bb.C, "depth": args.depth or net_bb.depth}
+    if args.patch:
+        update |= {"dims": 3, "inplane_stages": args.inplane_stages}
+    # validated like a file entry (dims, inplane_stages): model_copy would not check them
+    settings = NetworkSettings(**{**net_bb.model_dump(), **update})
     space = program.spaces[settings.cells]
     supernet = build_supernet(settings, space)
     loss_fn = build_loss("dice", settings.classes)
     g = torch.Generator().manual_seed(1)
-    batch = Batch(torch.randn(args.batch, settings.in_channels, args.size, args.size,
+    spatial = _spatial(args)
+    batch = Batch(torch.randn(args.batch, settings.in_channels, *spatial,
                               generator=g).to(device),
-                  torch.randint(0, settings.classes, (args.batch, args.size, args.size),
+                  torch.randint(0, settings.classes, (args.batch, *spatial),
                                 generator=g).to(device))
     if case == "a":
         geno = derive(space, supernet.alphas, "BENCH")
@@ -118,7 +128,14 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, float | str]:
         method = "peak RSS (ru_maxrss) - RSS after setup"
     return {"case": case, "what": CASES[case], "peak_mb": peak, "median_s": statistics.median(
         times), "method": method, "device": str(device), "C": settings.C, "depth": settings.depth,
-        "M": len(space.cells[next(iter(space.cells))].nodes)}
+        "M": len(space.cells[next(iter(space.cells))].nodes), "dims": settings.dims}
+
+
+def _spatial(args: argparse.Namespace) -> tuple[int, ...]:
+    """The sample's (H, W), or (D, H, W) with --patch."""
+    if not args.patch:
+        return args.size, args.size
+    return tuple(int(n) for n in args.patch.lower().replace("×", "x").split("x"))
 
 
 def main() -> None:
@@ -129,6 +146,9 @@ def main() -> None:
     p.add_argument("--depth", type=int, default=None, help="default: the network's (4)")
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--size", type=int, default=128)
+    p.add_argument("--patch", default=None, help="DxHxW: a 3D network on volume patches")
+    p.add_argument("--inplane-stages", type=int, default=0,
+                   help="with --patch: halvings that keep D")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
@@ -152,7 +172,8 @@ def main() -> None:
     ref = next((r for r in rows if r["case"] == "a"), rows[0])
     r0 = rows[0]
     print(f"C={r0['C']} depth={r0['depth']} M={r0['M']} batch={args.batch} "
-          f"{args.size}x{args.size}, {rows[0]['device']}, {args.threads} thread(s); "
+          f"{'x'.join(map(str, _spatial(args)))} ({r0['dims']}D), {rows[0]['device']}, "
+          f"{args.threads} thread(s); "
           f"memory = {rows[0]['method']}")
     print(f"{'case':<28}{'peak MB':>10}{'× (a)':>8}{'median s':>10}{'× (a)':>8}")
     for r in rows:

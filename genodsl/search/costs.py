@@ -38,18 +38,18 @@ from .derive import top_edges
 
 
 @lru_cache(maxsize=None)
-def op_flops(op: OpCall, role: OpKind, channels: int, size: tuple[int, int]) -> int:
-    """Forward FLOPs of one op on a ``[1, channels, *size]`` input."""
-    module = build_op(op.name, channels, role, op.arg_dict)
+def op_flops(op: OpCall, role: OpKind, channels: int, size: tuple[int, ...]) -> int:
+    """Forward FLOPs of one op on a ``[1, channels, *size]`` input (2D or 3D by ``size``)."""
+    module = build_op(op.name, channels, role, op.arg_dict, dims=len(size))
     if not any(True for _ in module.parameters()):
         return 0  # pools, identity, none: no conv or matmul
     return count_flops(module, (1, channels, *size)).total
 
 
-def op_cost(op: OpCall, role: OpKind, channels: int, size: tuple[int, int],
+def op_cost(op: OpCall, role: OpKind, channels: int, size: tuple[int, ...],
             metric: CostMetric) -> float:
     if metric is CostMetric.PARAMS:
-        return float(param_count(op.name, channels, op.args))
+        return float(param_count(op.name, channels, op.args, dims=len(size)))
     return float(op_flops(op, role, channels, size))
 
 

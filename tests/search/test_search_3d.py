@@ -48,3 +48,18 @@ def test_a_3d_search_step_writes_a_genotype_that_reloads_in_3d(strategy):
     assert (net.settings.dims, net.settings.inplane_stages) == (3, 1)
     model = build(reloaded, net.name)
     assert model(torch.randn(1, 1, 2, 8, 8)).shape == (1, 2, 2, 8, 8)
+
+
+@pytest.mark.parametrize("metric", ["params", "flops"])
+def test_the_cost_model_counts_3d_ops(metric):
+    from genodsl.search.config import CostMetric
+    from genodsl.search.costs import CostModel
+    from genodsl.search.genotype_file import derived_settings
+
+    program = loads(SPACE)
+    settings = program.network("s3").settings
+    supernet = build_supernet(settings, program.spaces[settings.cells])
+    derived = derived_settings(settings, settings.cells)
+    model = CostModel(supernet, derived, CostMetric(metric), (2, 8, 8))
+    cost = model(supernet.alphas.probs()).detach()
+    assert torch.isfinite(cost) and float(cost) > model.fixed > 0
