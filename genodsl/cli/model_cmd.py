@@ -68,7 +68,10 @@ def _predict_volume(model: Any, item: Any, target: Path, cfg: Any, dev: Any) -> 
     the masks at the input's slice size) and write them with the input's geometry."""
     import torch
 
+    import numpy as np
+
     from ..data.geometry import write_label
+    from ..data.preprocess import ClassMap
     from ..train.infer import inference_kwargs
     from ..train.predict import predict_masks
 
@@ -76,7 +79,10 @@ def _predict_volume(model: Any, item: Any, target: Path, cfg: Any, dev: Any) -> 
     masks, _ = predict_masks(model, item.images, device=dev, batch_size=cfg.train.batch_size,
                              sizes=[size] * item.images.shape[0],
                              inference=inference_kwargs(cfg.data))
-    write_label(item.restore(torch.stack(masks)), item.geometry, target)
+    labels = item.restore(torch.stack(masks))  # class indices → the data's own label values
+    values = ClassMap(cfg.data.num_classes, cfg.data.class_map).label_values()
+    write_label(values[labels].astype(np.uint8 if values.max() < 256 else np.uint16),
+                item.geometry, target)
     note = "; NIfTI: DICOM segmentation objects are not written" \
         if item.geometry.suffix == "dicom" else ""
     console.print(f"wrote {target} ({item.geometry.describe()}{note})", markup=False)

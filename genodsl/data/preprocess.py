@@ -47,6 +47,14 @@ class ClassMap:
     num_classes: int
     mapping: Mapping[int, int] | None = None
 
+    def label_values(self) -> np.ndarray:
+        """Class index → the mask value it was read from (the smallest, when several map to one
+        class), so a predicted label volume carries the data's own label values."""
+        values = np.arange(self.num_classes, dtype=np.int64)
+        for raw, cls in sorted((self.mapping or {}).items(), reverse=True):
+            values[cls] = raw
+        return values
+
     def apply(self, mask: np.ndarray, file: PathText = None) -> np.ndarray:
         """Map a mask array of any shape; raise a DataError naming ``file`` on unknown values."""
         values = np.unique(mask)

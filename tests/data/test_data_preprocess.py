@@ -125,3 +125,11 @@ def test_binary_0_255_masks_are_read_without_a_class_map():
     assert out.tolist() == [[0, 1], [1, 0]]
     with pytest.raises(DataError, match="not class indices"):
         ClassMap(3, None).apply(mask, "m.png")  # three classes: 255 is ambiguous
+
+
+def test_label_values_invert_the_class_map():
+    from genodsl.data.preprocess import ClassMap
+
+    assert ClassMap(2, {0: 0, 5: 1}).label_values().tolist() == [0, 5]   # liver = 5 again
+    assert ClassMap(3).label_values().tolist() == [0, 1, 2]              # identity
+    assert ClassMap(2, {0: 0, 128: 1, 255: 1}).label_values().tolist() == [0, 128]  # smallest
