@@ -61,10 +61,12 @@ BUDGETS: dict[str, Budget] = {
     "quick": Budget(size=64, C=8, depth=3, search_epochs=2, search_steps=4, search_batch=4,
                     warmup=0, alpha_lr=3e-3, select_epochs=1, train_epochs=3, train_batch=4,
                     lr=1e-3, big_unet="never"),
-    # about 30 minutes per dataset on 2 CPU cores (30-120 images); on a GPU add the 31M U-Net
-    "standard": Budget(size=128, C=16, depth=4, search_epochs=15, search_steps=10,
-                       search_batch=4, warmup=3, alpha_lr=3e-3, select_epochs=5,
-                       train_epochs=40, train_batch=8, lr=1e-3, big_unet="gpu"),
+    # about 30 minutes per dataset on 2 free CPU cores (30-120 images), sized from the quick
+    # run's ~4 s per search step at 64² (a DARTS step at 96², C 8, depth 4 costs ~3x that):
+    # search ~10 min, each NAS-Unet ~4 min, unet_small ~6 min; on a GPU add the 31M U-Net
+    "standard": Budget(size=96, C=8, depth=4, search_epochs=10, search_steps=6,
+                       search_batch=4, warmup=2, alpha_lr=3e-3, select_epochs=3,
+                       train_epochs=30, train_batch=8, lr=1e-3, big_unet="gpu"),
 }
 
 
@@ -120,7 +122,7 @@ def train_steps(out: Path, data: str, b: Budget, names: Sequence[str], seed: int
               "--set", f"train.lr={b.lr}", *extra]
     model_args = {"searched": [str(out / "search" / "genotype.geno"), "--network",
                                searched_network],
-                  "nasunet": [str(out / "nasunet.geno"), "--network", "fidelity_nasunet"],
+                  "nasunet": [str(out / "published.geno"), "--network", "fidelity_nasunet"],
                   "unet_small": ["--baseline", "unet_small"], "unet": ["--baseline", "unet"]}
     steps = []
     for name in names:
@@ -258,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or Path("runs/fidelity") / f"{data.resolve().name}_{args.budget}"
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (("space.geno", space_text(b.C, b.depth)),
-                       ("nasunet.geno", nasunet_text(b.C, b.depth))):
+                       ("published.geno", nasunet_text(b.C, b.depth))):
         if not (out / name).is_file():
             (out / name).write_text(text, encoding="utf-8")
     extra = [a for s in args.sets for a in ("--set", s)]
