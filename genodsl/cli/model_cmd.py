@@ -64,21 +64,27 @@ def _volume_targets(inputs: list[Path], out: Path, fmt: str) -> dict[Path, Path]
 
 
 def _predict_volume(model: Any, item: Any, target: Path, cfg: Any, dev: Any) -> None:
-    """Predict every slice of a volume (the run's preprocessing and whole-image inference,
-    the masks at the input's slice size) and write them with the input's geometry."""
+    """Predict a volume (the run's preprocessing and whole-image inference) and write the
+    labels with the input's geometry: a 2D network slice by slice (the masks at the input's
+    slice size), a 3D network once on the whole volume (sliding windows of the patch)."""
     import torch
 
     import numpy as np
 
     from ..data.geometry import write_label
     from ..data.preprocess import ClassMap
-    from ..train.infer import inference_kwargs
+    from ..train.infer import inference_kwargs, infer_labels
     from ..train.predict import predict_masks
 
-    size = [s for i, s in enumerate(item.original_shape) if i != item.slice_axis]
-    masks, _ = predict_masks(model, item.images, device=dev, batch_size=cfg.train.batch_size,
-                             sizes=[size] * item.images.shape[0],
-                             inference=inference_kwargs(cfg.data))
+    if item.images.ndim == 5:  # [1, C, D, H, W]: a 3D network's whole volume
+        masks = list(infer_labels(model, item.images, device=dev,
+                                  **inference_kwargs(cfg.data)))
+    else:
+        size = [s for i, s in enumerate(item.original_shape) if i != item.slice_axis]
+        masks, _ = predict_masks(model, item.images, device=dev,
+                                 batch_size=cfg.train.batch_size,
+                                 sizes=[size] * item.images.shape[0],
+                                 inference=inference_kwargs(cfg.data))
     labels = item.restore(torch.stack(masks))  # class indices → the data's own label values
     values = ClassMap(cfg.data.num_classes, cfg.data.class_map).label_values()
     write_label(values[labels].astype(np.uint8 if values.max() < 256 else np.uint16),
@@ -113,13 +119,13 @@ def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
     from ..data.splits import SPLIT_FILE, load_split
     from ..runtime.device import amp_dtype, pick_device
     from ..train.evaluate import CSV_NAME, JSON_NAME, evaluate as run_eval, render_eval
-    from ..train.infer import inference_kwargs
+    from ..train.infer import inference_kwargs, model_dims
 
     named = {**o.data_keys(data), **o.shared(device, seed, size, batch_size, no_progress)}
     if "data.root" in named:  # test files for a run trained on synthetic data
         named["data.layout"] = "auto"
     model, cfg = _run(run, named, config, sets)
-    dataset = build_dataset(cfg.data)
+    dataset = build_dataset(cfg.data, model_dims(model))  # 3D network: whole volumes
     title = f"{run.name} on {data}"
     if data is None:
         if split is not o.Split.ALL:
@@ -167,13 +173,13 @@ def predict(run: Path = typer.Argument(..., help="a training run folder"),
     """Predict masks for images: class-index PNGs (+ viewable masks and overlays).
 
     A volume (NIfTI, NRRD, MetaImage, DICOM series folder) is predicted slice by slice along
-    data.slice_axis and written as one label volume OUT/<name>_seg.<its suffix> (--format
+    data.slice_axis (a 3D network: whole, by sliding windows of its patch) and written as one label volume OUT/<name>_seg.<its suffix> (--format
     nifti: .nii.gz) with the input's shape, spacing, origin and direction; a DICOM series gets
     a NIfTI label (DICOM segmentation objects are not written).
     """
     from ..data import load_input
     from ..runtime.device import pick_device
-    from ..train.infer import inference_kwargs
+    from ..train.infer import inference_kwargs, model_dims
     from ..train.predict import predict_masks, write_predictions
     from ..train.runlog import make_progress
 
@@ -184,7 +190,7 @@ def predict(run: Path = typer.Argument(..., help="a training run folder"),
     with make_progress(cfg.runtime.progress, err_console) as bar:
         task = bar.add_task("predict", total=len(inputs), info="")
         for path in inputs:
-            item = load_input(path, cfg.data)
+            item = load_input(path, cfg.data, model_dims(model))
             if item.geometry is not None:  # a volume: one label volume at the input's geometry
                 _predict_volume(model, item, targets[path], cfg, dev)
                 written += 1

@@ -89,6 +89,7 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
     from ..runs.saved import MODEL_FILE, ModelFileWriter, ModelSpec
     from ..runtime import distributed
     from ..train.checkpoint import RunPaths, load_checkpoint
+    from ..train.infer import inference_kwargs, model_dims
     from ..train.loop import Trainer
 
     if resume:
@@ -104,7 +105,7 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
     with distributed.main_first():  # rank 0 writes split.json, the others read it
         # a folder of the user's own files is refused before anything is written into it
         with o.claimed(out, "train", resume, main):
-            train_ds, val_ds = build_datasets(data_cfg, out)
+            train_ds, val_ds = build_datasets(data_cfg, out, dims=model_dims(model))
     if main:
         console.print(f"training on {len(train_ds)} images, validating on {len(val_ds)}; run "
                       f"folder {out}", markup=False)
@@ -113,7 +114,7 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
     trainer = Trainer(model, train_ds, val_ds, config=cfg.train, runtime=cfg.runtime,
                       run_dir=out, num_classes=data_cfg.num_classes,
                       model_spec=spec.to_dict(), callbacks=[writer], record=saved,
-                      class_names=data_cfg.class_names)
+                      class_names=data_cfg.class_names, inference=inference_kwargs(data_cfg))
     return trainer.fit(resume=resume)
 
 

@@ -7,6 +7,14 @@ Every call is seeded explicitly, so a sample's augmentation is a pure function o
 With ``data.patch`` a random (H, W) window is cut first (MONAI ``RandSpatialCropd``), after
 padding an image smaller than the patch (``SpatialPadd``: zeros, background in the mask), so
 every training sample has the patch's size whatever the image's.
+
+3D samples (a ``dims = 3`` network, :mod:`genodsl.data.volumes3d`) go through
+:class:`VolumeAugmenter`: a ``(D, H, W)`` patch cut by MONAI ``RandCropByPosNegLabeld`` with
+``pos = neg = 1`` (a patch is centred on a foreground voxel with probability 1/2, on a
+background voxel otherwise, as nnU-Net's oversampling of foreground), after ``SpatialPadd``
+pads a smaller volume (zeros, background); then random flips along each of the three axes
+when ``augment.flip`` is on. Rotations and elastic deformation are 2D here and not applied
+to volumes.
 """
 
 from __future__ import annotations
@@ -73,6 +81,54 @@ class Augmenter:
         new_image = torch.as_tensor(out["image"]).as_subclass(torch.Tensor).float().contiguous()
         new_mask = torch.as_tensor(out["mask"]).as_subclass(torch.Tensor)[0].round().long()
         return new_image, new_mask.contiguous()
+
+
+class VolumeAugmenter:
+    """``(image [C, D, H, W], mask [D, H, W], seed) -> (image, mask)``: a patch (see the
+    module doc) and flips; a pure function of the seed."""
+
+    POS, NEG = 1.0, 1.0  # RandCropByPosNegLabeld: foreground-centred patches with p = 1/2
+
+    def __init__(self, cfg: AugmentConfig, patch: tuple[int, int, int] | None = None):
+        from monai.transforms import Compose, RandCropByPosNegLabeld, RandFlipd, SpatialPadd
+
+        keys = ("image", "mask")
+        self.cfg = cfg
+        self.patch = tuple(int(v) for v in patch) if patch is not None else None
+        self._crop = (Compose([SpatialPadd(keys, spatial_size=self.patch),
+                               RandCropByPosNegLabeld(keys, label_key="mask",
+                                                      spatial_size=self.patch, pos=self.POS,
+                                                      neg=self.NEG, num_samples=1,
+                                                      allow_smaller=False)])
+                      if self.patch is not None else None)
+        flips = [RandFlipd(keys, prob=cfg.prob, spatial_axis=a) for a in range(3)] \
+            if cfg.enabled and cfg.flip else []
+        self._flips = Compose(flips) if flips else None
+
+    @property
+    def active(self) -> bool:
+        return self._crop is not None or self._flips is not None
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor,
+                 seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        out = {"image": image, "mask": mask[None].float()}
+        if self._crop is not None:
+            self._crop.set_random_state(seed=(seed + 1) % (2**32))
+            out = self._crop(out)
+            out = out[0] if isinstance(out, list) else out  # num_samples = 1
+        if self._flips is not None:
+            self._flips.set_random_state(seed=seed % (2**32))
+            out = self._flips(out)
+        new_image = torch.as_tensor(out["image"]).as_subclass(torch.Tensor).float().contiguous()
+        new_mask = torch.as_tensor(out["mask"]).as_subclass(torch.Tensor)[0].round().long()
+        return new_image, new_mask.contiguous()
+
+
+def build_volume_augmenter(cfg: AugmentConfig, patch: tuple[int, ...] | None = None
+                           ) -> VolumeAugmenter | None:
+    """A :class:`VolumeAugmenter` for 3D training samples, or None when there is nothing to do."""
+    aug = VolumeAugmenter(cfg, patch) if cfg.enabled or patch is not None else None
+    return aug if aug is not None and aug.active else None
 
 
 def build_augmenter(cfg: AugmentConfig, patch: tuple[int, int] | None = None

@@ -115,7 +115,8 @@ class InferenceConfig(_Frozen):
     multiple of the network's size divisor and the output is cropped back.
     """
 
-    roi: tuple[int, int] | None = None              # window (H, W); null: the training size
+    roi: tuple[int, int] | tuple[int, int, int] | None = None  # window (H, W), 3D (D, H, W);
+    #                                                 null: the training size
     overlap: float = Field(0.5, ge=0.0, lt=1.0)     # fraction of a window shared with the next
     mode: Literal["gaussian", "constant"] = "gaussian"  # blending of overlapping windows
     sw_batch_size: int = Field(4, ge=1)             # windows per forward pass
@@ -127,12 +128,12 @@ class InferenceConfig(_Frozen):
 
     @field_validator("roi")
     @classmethod
-    def _positive(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+    def _positive(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
         if v is not None and min(v) < 1:
-            raise ValueError("both sides must be at least 1")
+            raise ValueError("every side must be at least 1")
         return v
 
-    def window(self, patch: tuple[int, int] | None) -> tuple[int, int] | None:
+    def window(self, patch: tuple[int, ...] | None) -> tuple[int, ...] | None:
         """The window to use: ``roi``, else the training patch, else None (whole image)."""
         return self.roi if self.roi is not None else patch
 
@@ -147,8 +148,8 @@ class DataConfig(_Frozen):
     class_names: tuple[str, ...] | None = None      # one per class (nnunet: from dataset.json)
     in_channels: int = Field(1, ge=1)               # 1: grayscale, 3: RGB (converted to match)
     size: tuple[int, int] | None = (256, 256)       # (H, W) after resizing; None: keep
-    patch: tuple[int, int] | None = None            # train on random (H, W) crops (padded
-    #                                                 when the image is smaller); None: whole
+    patch: tuple[int, int] | tuple[int, int, int] | None = None  # train on random (H, W)
+    #   crops, or (D, H, W) for a 3D network (padded when the image is smaller); None: whole
     inference: InferenceConfig = InferenceConfig()
     clahe: bool = False                             # CLAHE as in NAS-Unet (skimage)
     clahe_clip_limit: float = Field(0.05, gt=0.0, le=1.0)
@@ -173,9 +174,9 @@ class DataConfig(_Frozen):
 
     @field_validator("size", "patch")
     @classmethod
-    def _positive(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+    def _positive(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
         if v is not None and min(v) < 1:
-            raise ValueError("both sides must be at least 1")
+            raise ValueError("every side must be at least 1")
         return v
 
     @field_validator("case_pattern")

@@ -39,6 +39,8 @@ def search_data_config(cfg: DataConfig, net: Network, seed: int) -> DataConfig:
 def describe(cfg: DataConfig) -> str:
     """One line naming the data, for the provenance header (no wall clock, no out dir)."""
     size = "x".join(map(str, cfg.size)) if cfg.size else "native"
+    if cfg.patch is not None and len(cfg.patch) == 3:
+        size = "volumes, patches " + "x".join(map(str, cfg.patch))
     if cfg.layout is Layout.SYNTHETIC:
         s = cfg.synthetic
         return (f"synthetic ({s.n_images} images, seed {cfg.seed}), size {size}, "
@@ -46,9 +48,13 @@ def describe(cfg: DataConfig) -> str:
     return f"{cfg.root} ({cfg.layout.value}), size {size}, split seed {cfg.seed}"
 
 
-def build_halves(cfg: DataConfig, run_dir: Path) -> tuple[Dataset, Dataset]:
-    """(weight half, alpha half); the split is saved in (and re-read from) ``run_dir``."""
-    weight, alpha = build_datasets(cfg, run_dir)
+def build_halves(cfg: DataConfig, run_dir: Path, dims: int = 2) -> tuple[Dataset, Dataset]:
+    """(weight half, alpha half); the split is saved in (and re-read from) ``run_dir``.
+    A 3D space (``dims = 3``) searches on random ``data.patch`` patches of both halves'
+    volumes (:mod:`genodsl.data.volumes3d`)."""
+    weight, alpha = build_datasets(cfg, run_dir, dims)
+    if dims == 3:  # the alpha half steps on patches too, not on whole volumes
+        alpha = alpha.subset(alpha.cases, augment=weight.augment, seed=cfg.seed + 1)
     if len(alpha) == 0:
         raise ConfigError("the alpha half is empty", hint="set data.split.val_fraction > 0")
     return weight, alpha
@@ -90,7 +96,8 @@ class Batches:
             self.restart()
             raw = next(self._it)  # type: ignore[arg-type]
         image, mask = unpack_batch(raw, self.num_classes)
-        return Batch(image.to(self.device, memory_format=self.memory_format),
+        fmt = self.memory_format if image.ndim == 4 else torch.contiguous_format  # 3D: NCDHW
+        return Batch(image.to(self.device, memory_format=fmt),
                      mask.to(self.device))
 
 

@@ -56,6 +56,9 @@ class SearchInputs:
         if self.search.cost.weight <= 0:
             return None
         size = self.data.size or (256, 256)
+        if self.settings.dims == 3:  # a 3D space costs its ops on the patch it searches on
+            size = self.data.patch if self.data.patch and len(self.data.patch) == 3 \
+                else (32, 64, 64)
         settings = derived_settings(self.settings, "derived")
         return CostModel(self.supernet, settings, self.search.cost.metric, tuple(size))
 

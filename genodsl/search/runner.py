@@ -14,6 +14,11 @@ dominant eigenvalue of the alpha Hessian; ``search.eigen_stop: stop`` ends the s
 jumps and keeps the alphas of ``search.eigen_k`` epochs before (RobustDARTS' DARTS-ES).  The
 remedies (:mod:`.remedies`) are set up at the start of every epoch.
 
+A 3D space (``dims = 3``) searches on random ``data.patch`` patches of the halves' volumes.
+``summary.json``'s ``memory`` is the supernet's peak during the search (CUDA max allocated,
+else the process's max RSS) with the input patch and batch size: proxyless's weight steps
+hold one sampled path, DARTS' every op of every edge.
+
 Distributed (inside :func:`genodsl.runtime.distributed.session`, e.g. under torchrun): every
 rank runs this same loop on its slice of each global batch (``search.batch_size`` images over
 all ranks);
@@ -49,7 +54,8 @@ from ..runtime.seeding import seed_everything
 from ..runtime.signals import sigterm_as_interrupt
 from ..train.losses import build_loss
 from ..train.metrics import MetricAccumulator
-from ..train.runlog import TensorBoard, make_progress, open_log
+from ..train.runlog import (TensorBoard, make_progress, open_log, peak_memory_mb,
+                           reset_peak_memory)
 from .config import EigenStop as EigenStopMode, SearchConfig
 from .data import Batches, build_halves, fixed_batch, half_loader
 from .derive import derive
@@ -159,16 +165,18 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     with distributed.main_first():  # rank 0 checks and writes the run folder, then the others
         inputs = load_inputs(job.program, job.network, cfg, rt, job.data, job.source, paths,
                              resume or not main, job.record)
-        weight_ds, alpha_ds = build_halves(inputs.data, job.out)
+        weight_ds, alpha_ds = build_halves(inputs.data, job.out, inputs.settings.dims)
     warnings = [w for w in [warmup_warning(cfg)] if w]
     if main:
         for warning in warnings:
             console.print(f"[yellow]warning:[/] {warning}")
     device = distributed.device(rt.device)
     net = inputs.supernet.to(device)
-    if rt.channels_last:
+    if rt.channels_last and inputs.settings.dims == 2:
         net.to(memory_format=torch.channels_last)
-    inputs.check_input(tuple(weight_ds[0]["image"].shape))
+    reset_peak_memory(device)
+    sample_shape = tuple(weight_ds[0]["image"].shape)  # [C, H, W], 3D: a patch [C, D, H, W]
+    inputs.check_input(sample_shape)
     probe = (fixed_batch(alpha_ds, cfg.batch_size, inputs.data.num_classes, device)
              if cfg.hessian_every else None)
     rule = (EigenStop(cfg.eigen_k, cfg.eigen_threshold)
@@ -264,6 +272,10 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     summary = summarize(inputs, net, progress, paths, status, time.perf_counter() - start,
                         console, final=status != "interrupted" and main, warnings=warnings,
                         history=history, alphas=facts)
+    mem, kind = peak_memory_mb(device)  # the supernet's steps: CUDA max allocated, else RSS
+    summary["memory"] = {"peak_mb": round(mem, 1) if mem is not None else None, "kind": kind,
+                         "input": list(sample_shape),
+                         "batch_size": cfg.batch_size}
     if main:
         write_json_atomic(paths.summary, summary)
     return SearchResult(status, job.out, paths.genotype, progress.epoch, history, summary)
@@ -312,10 +324,18 @@ def _step(strategy: BaseStrategy, weights: Batches, alphas: Batches, alpha_on: b
         meters.add("penalty", r.penalty)
         meters.add("expected_cost", r.expected_cost)
         meters.add("regularizer", r.regularizer)
-        meters.val.update(r.logits, val.mask)
+        meters.val.update(*_planar(r.logits, val.mask))
     r = strategy.weight_step(train)
     meters.add("weight_loss", r.loss)
-    meters.train.update(r.logits, train.mask)
+    meters.train.update(*_planar(r.logits, train.mask))
+
+
+def _planar(logits: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels and mask as [B, H, W] for the meters: a 3D patch's D×H rows stacked (overlap
+    counts over voxels, so mIoU is unchanged)."""
+    labels = logits.detach().argmax(dim=1)
+    return labels.reshape(labels.shape[0], -1, labels.shape[-1]), \
+        mask.reshape(mask.shape[0], -1, mask.shape[-1])
 
 
 def _info(m: _Meters) -> str:

@@ -17,11 +17,14 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def count_flops(model: nn.Module, image: torch.Tensor) -> int:
-    """Forward FLOPs for one image ``[C, H, W]`` as the network runs it: padded to a multiple
-    of its size divisor (see :mod:`genodsl.compile.flops`, :mod:`genodsl.train.infer`)."""
-    div = getattr(model, "size_divisor", 1) or 1
-    c, h, w = image.shape
-    return count_flops_of(model, (1, c, -(-h // div) * div, -(-w // div) * div)).total
+    """Forward FLOPs for one image ``[C, H, W]`` (3D: ``[C, D, H, W]``) as the network runs
+    it: padded to a multiple of its size divisor per axis (see :mod:`genodsl.compile.flops`,
+    :mod:`genodsl.train.infer`)."""
+    spatial = tuple(image.shape[1:])
+    divs = getattr(model, "size_divisors", None) or \
+        (getattr(model, "size_divisor", 1) or 1,) * len(spatial)
+    padded = tuple(-(-n // int(d)) * int(d) for n, d in zip(spatial, divs))
+    return count_flops_of(model, (1, image.shape[0], *padded)).total
 
 
 def unpack_batch(batch: Any, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,10 +32,12 @@ def unpack_batch(batch: Any, num_classes: int) -> tuple[torch.Tensor, torch.Tens
     if not isinstance(batch, Mapping) or "image" not in batch or "mask" not in batch:
         raise DataError("samples must be dicts with 'image' [C, H, W] and 'mask' [H, W]")
     image, mask = batch["image"], batch["mask"]
-    if not isinstance(image, torch.Tensor) or image.ndim != 4 or not image.is_floating_point():
+    if not isinstance(image, torch.Tensor) or image.ndim not in (4, 5) \
+            or not image.is_floating_point():  # [B, C, H, W], or volumes [B, C, D, H, W]
         raise DataError(f"'image' must be a float tensor [C, H, W], got batch "
                         f"{getattr(image, 'shape', type(image))}")
-    if not isinstance(mask, torch.Tensor) or mask.ndim != 3 or mask.is_floating_point() \
+    if not isinstance(mask, torch.Tensor) or mask.ndim != image.ndim - 1 \
+            or mask.is_floating_point() \
             or mask.shape[0] != image.shape[0] or mask.shape[1:] != image.shape[2:]:
         raise DataError(f"'mask' must be an integer tensor [H, W] matching the image, got "
                         f"{getattr(mask, 'shape', type(mask))} for image {tuple(image.shape)}")

@@ -7,7 +7,9 @@ labels, so a mask is never resized. The slices of one case (samples sharing ``ca
 dataset order) are stacked into the case's volume and scored once
 (:class:`~genodsl.train.metrics.CaseAccumulator`): DSC and IoU per class over voxels, HD95,
 mean surface distance and surface Dice in mm from the case's spacing
-(``dataset.case_spacing(case)``; px where it is unknown, e.g. 2D images).
+(``dataset.case_spacing(case)``; px where it is unknown, e.g. 2D images). A 3D network's
+samples are whole volumes ``[C, D, H, W]`` (sliding windows of the patch size, in 3D), each
+scored as its case.
 
 Writes ``per_case.csv`` (one row per case) and ``metrics.json``; :func:`render_eval` makes
 the table.
@@ -67,8 +69,9 @@ def evaluate(model: nn.Module, dataset: Dataset, *, num_classes: int,
         for i in range(len(dataset)):  # type: ignore[arg-type]
             sample = dataset[i]
             image, mask = sample["image"], sample["mask"]
-            if image.ndim != 3 or mask.ndim != 2:
-                raise DataError(f"sample {i}: expected image [C, H, W] and mask [H, W], got "
+            if (image.ndim, mask.ndim) not in ((3, 2), (4, 3)):
+                raise DataError(f"sample {i}: expected image [C, H, W] and mask [H, W] (a "
+                                "volume: [C, D, H, W] and [D, H, W]), got "
                                 f"{tuple(image.shape)} and {tuple(mask.shape)}")
             labels = infer_labels(model, image[None], mask.shape, device=dev,
                                   **dict(inference or {}))[0]
@@ -81,7 +84,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, num_classes: int,
             raise DataError(f"the slices of case '{case}' have different sizes {sorted(shapes)}"
                             "; they cannot be stacked into one volume",
                             hint="give each image its own case (data.case_pattern)")
-        if len(pairs) == 1:
+        if len(pairs) == 1:  # a 2D image, or a whole volume (a 3D network's sample)
             pred, target = pairs[0]
         else:
             pred = torch.stack([p for p, _ in pairs])
@@ -89,7 +92,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, num_classes: int,
         spacing = spacing_of(case) if spacing_of is not None else None
         if spacing is not None and len(spacing) != pred.ndim:
             spacing = tuple(spacing)[-pred.ndim:]
-        acc.add(case, pred, target, spacing=spacing, slices=len(pairs))
+        slices = len(pairs) if pairs[0][1].ndim == 2 else sum(m.shape[0] for _, m in pairs)
+        acc.add(case, pred, target, spacing=spacing, slices=slices)
     result = EvalResult(acc.columns, acc.rows(), acc.summary())
     if out_dir is not None:
         write_eval(result, out_dir)

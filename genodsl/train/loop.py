@@ -51,7 +51,7 @@ from .batches import count_flops, count_parameters, unpack_batch
 from .checkpoint import LAST_KEYS, FORMAT_VERSION, RunPaths, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .history import EpochStats, TrainResult, summarize
-from .infer import model_divisor, pad_forward
+from .infer import model_dims, model_divisors, pad_forward, validate_volumes
 from .metrics import MetricAccumulator
 from .optim import loss_weights, make_loss, make_optimizer, make_scheduler
 from .runlog import (JsonlLog, TensorBoard, make_progress, open_log, peak_memory_mb,
@@ -70,9 +70,12 @@ class Trainer:
                  run_dir: str | os.PathLike[str], num_classes: int,
                  model_spec: Mapping[str, Any] | None = None,
                  class_names: Sequence[str] | None = None, callbacks: Sequence[Callback] = (),
-                 console: Console | None = None, record: Mapping[str, Any] | None = None):
+                 console: Console | None = None, record: Mapping[str, Any] | None = None,
+                 inference: Mapping[str, Any] | None = None):
         """``record``: the whole run config as JSON data (``config.yaml`` and checkpoints);
-        by default the ``runtime`` and ``train`` sections."""
+        by default the ``runtime`` and ``train`` sections. ``inference``: how a 3D network
+        validates whole volumes (:func:`~.infer.infer_image` keywords: roi, overlap, ...)."""
+        self.inference = dict(inference or {})
         self.cfg, self.runtime = config, runtime
         self.record = dict(record) if record is not None else {
             "runtime": runtime.model_dump(mode="json"), "train": config.model_dump(mode="json")}
@@ -226,11 +229,11 @@ class Trainer:
         if self.runtime.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.amp):  # padded to the network's divisor, cropped back
-            logits = pad_forward(net or self.model, image, model_divisor(self.model))
-        if not isinstance(logits, torch.Tensor) or logits.ndim != 4 \
+            logits = pad_forward(net or self.model, image, model_divisors(self.model))
+        if not isinstance(logits, torch.Tensor) or logits.ndim != image.ndim \
                 or logits.shape[0] != image.shape[0] or logits.shape[1] != self.num_classes \
                 or logits.shape[2:] != image.shape[2:]:
-            raise ConfigError(f"the model must return logits [B, {self.num_classes}, H, W] for "
+            raise ConfigError(f"the model must return logits [B, {self.num_classes}, ...] for "
                               f"input {tuple(image.shape)}, got "
                               f"{tuple(getattr(logits, 'shape', ()))}")
         return logits.float()
@@ -281,6 +284,9 @@ class Trainer:
             raise ConfigError("no validation set was given")
         self.model.eval()
         acc = MetricAccumulator(self.num_classes, self.class_names, empty=self.cfg.empty_mask_rule)
+        if model_dims(self.model) == 3:  # whole volumes, sliding windows of the patch size
+            return validate_volumes(self.model, self.val_data, self.loss_fn, acc, self.device,
+                                    {**self.inference, "amp": self.amp})
         total, count = 0.0, 0
         for batch in self.val_loader:
             image, mask = unpack_batch(batch, self.num_classes)
