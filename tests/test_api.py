@@ -60,7 +60,7 @@ def test_create_model_from_a_path_and_a_program():
 def test_create_model_from_a_file_with_one_genotype(tmp_path):
     text = genodsl.dumps(genodsl.load(GENOTYPES / "nasunet.geno").subprogram("nasunet_tiny"))
     f = tmp_path / "one.geno"
-    f.write_text(text.split("network ")[0])  # the genotype alone, no network
+    f.write_text(text.split("network ")[0], encoding="utf-8")  # the genotype alone, no network
     assert _params(genodsl.create_model(f, C=4, depth=2)) == _params(_network("NASUNET", C=4,
                                                                               depth=2))
 

@@ -117,4 +117,4 @@ def test_model_code_has_no_cuda_calls():
     import genodsl.baselines as pkg
 
     for src in Path(pkg.__file__).parent.glob("*.py"):
-        assert ".cuda(" not in src.read_text(), src
+        assert ".cuda(" not in src.read_text(encoding="utf-8"), src

@@ -32,7 +32,7 @@ def test_check_ok_on_shipped_files(cli):
 
 def test_check_reports_error_with_place_and_exit_2(cli, tmp_path):
     bad = tmp_path / "bad.geno"
-    bad.write_text(BAD)
+    bad.write_text(BAD, encoding="utf-8")
     code, out, err = cli("check", bad)
     assert code == 2
     assert f"{bad}:4:15: error[E010]: unknown op 'dep_cnv'" in err
@@ -47,13 +47,13 @@ def test_check_missing_file_is_a_user_error(cli, tmp_path):
 
 def test_fmt_check_and_rewrite(cli, tmp_path):
     messy = tmp_path / "m.geno"
-    messy.write_text("# keep me\nopset   A=[conv,identity ,]  # and me\n")
+    messy.write_text("# keep me\nopset   A=[conv,identity ,]  # and me\n", encoding="utf-8")
     code, out, _ = cli("fmt", "--check", messy)
     assert code == 1 and "would reformat" in out
-    assert messy.read_text().startswith("# keep me\nopset   A")  # --check writes nothing
+    assert messy.read_text(encoding="utf-8").startswith("# keep me\nopset   A")  # --check writes nothing
     code, out, _ = cli("fmt", messy)
     assert code == 0
-    assert messy.read_text() == "# keep me\nopset A = [conv, identity]  # and me\n"
+    assert messy.read_text(encoding="utf-8") == "# keep me\nopset A = [conv, identity]  # and me\n"
     code, out, _ = cli("fmt", "--check", messy)
     assert code == 0 and "all files are formatted" in out
 

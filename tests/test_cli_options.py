@@ -73,7 +73,7 @@ def test_a_bare_shipped_name_resolves(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert o.geno_file(o.Path("nasunet_space.geno")) == builtin_dir() / "nasunet_space.geno"
     assert o.geno_file(o.Path("nasunet")) == builtin_dir() / "nasunet.geno"
-    (tmp_path / "nasunet.geno").write_text("")  # a file of the user's own wins
+    (tmp_path / "nasunet.geno").write_text("", encoding="utf-8")  # a file of the user's own wins
     assert o.geno_file(o.Path("nasunet.geno")) == o.Path("nasunet.geno")
     with pytest.raises(GenoError, match="no such file"):
         o.geno_file(o.Path("sub/nasunet_space.geno"))  # a path is never looked up elsewhere
@@ -88,8 +88,8 @@ def test_model_classes_fit_the_network_to_the_data(cli, tmp_path, monkeypatch):
     assert not (tmp_path / "bad").exists()  # refused before the run folder was made
     code, _, err = cli(*args, "--set", "model.classes=3", "--out", "r3")
     assert code == 0, err
-    summary = json.loads((tmp_path / "r3" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "r3" / "summary.json").read_text(encoding="utf-8"))
     assert summary["num_classes"] == 3
     code, out, err = cli("evaluate", "r3", "--no-progress", "--batch-size", "2")
     assert code == 0, err
-    assert "dsc_2" in (tmp_path / "r3" / "eval" / "per_case.csv").read_text()
+    assert "dsc_2" in (tmp_path / "r3" / "eval" / "per_case.csv").read_text(encoding="utf-8")

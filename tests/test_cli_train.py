@@ -33,7 +33,7 @@ def test_train_writes_a_run_folder(trained):
     for name in ("config.yaml", "log.jsonl", "summary.json", "split.json",
                  "checkpoints/last.pt", "model.safetensors"):
         assert (run / name).is_file(), name
-    summary = json.loads((run / "summary.json").read_text())
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "completed"
     assert 0.0 <= summary["dsc"] <= 1.0
 
@@ -46,7 +46,7 @@ def test_evaluate_on_a_folder(trained, tmp_path, cli):
                          "--out", tmp_path / "eval")
     assert code == 0, err
     assert "(3 images" in out
-    rows = (tmp_path / "eval" / "per_case.csv").read_text().strip().splitlines()
+    rows = (tmp_path / "eval" / "per_case.csv").read_text(encoding="utf-8").strip().splitlines()
     assert len(rows) == 1 + 3  # header + one row per case (an image each)
 
 
@@ -108,9 +108,9 @@ def test_train_rejects_a_search_space(cli, tmp_path):
 
 
 def test_evaluate_on_the_runs_own_validation_cases(trained, tmp_path, cli):
-    split = json.loads((trained / "geno" / "split.json").read_text())
+    split = json.loads((trained / "geno" / "split.json").read_text(encoding="utf-8"))
     code, out, err = cli("evaluate", trained / "geno", "--out", tmp_path / "ev")
     assert code == 0, err
     assert f"its val cases ({len(split['val'])} images" in out
-    rows = (tmp_path / "ev" / "per_case.csv").read_text().strip().splitlines()[1:]
+    rows = (tmp_path / "ev" / "per_case.csv").read_text(encoding="utf-8").strip().splitlines()[1:]
     assert len(rows) == len(split["val"])

@@ -14,7 +14,7 @@ def test_demo_end_to_end_and_rerun_skips(cli, tmp_path):
     assert code == 0, err
     assert (out / "search" / "genotype.geno").is_file()
     for run in ("nasunet", "unet_small"):
-        summary = json.loads((out / run / "summary.json").read_text())
+        summary = json.loads((out / run / "summary.json").read_text(encoding="utf-8"))
         assert summary["status"] == "completed"
         assert (out / run / "eval" / "per_case.csv").is_file()
     assert "nasunet" in stdout and "unet_small" in stdout and "DSC" in stdout

@@ -26,9 +26,9 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def users_folder(tmp_path) -> Path:
     folder = tmp_path / "mine"
     (folder / "notes").mkdir(parents=True)
-    (folder / "config.yaml").write_text("my: own config\n")
-    (folder / "summary.json").write_text('{"mine": true}\n')
-    (folder / "notes" / "a.txt").write_text("keep me\n")
+    (folder / "config.yaml").write_text("my: own config\n", encoding="utf-8")
+    (folder / "summary.json").write_text('{"mine": true}\n', encoding="utf-8")
+    (folder / "notes" / "a.txt").write_text("keep me\n", encoding="utf-8")
     return folder
 
 
@@ -55,7 +55,7 @@ def test_search_out_into_a_users_folder_refuses_and_touches_nothing(cli, users_f
 
 def test_claim_run_dir_kinds(tmp_path):
     run = claim_run_dir(tmp_path / "new" / "run", "train", resume=False)
-    assert run_kind(run) == "train" and json.loads((run / MARKER).read_text())["kind"] == "train"
+    assert run_kind(run) == "train" and json.loads((run / MARKER).read_text(encoding="utf-8"))["kind"] == "train"
     assert claim_run_dir(run, "train", resume=False) == run  # same kind: its own checks decide
     assert claim_run_dir(run, "train", resume=True) == run
     with pytest.raises(ConfigError, match="holds a genodsl train run, not a search run"):
@@ -66,7 +66,7 @@ def test_claim_run_dir_kinds(tmp_path):
     assert run_kind(claim_run_dir(tmp_path / "empty", "search", resume=False)) == "search"
     with pytest.raises(ConfigError, match="not a genodsl run folder"):
         claim_run_dir(tmp_path / "nowhere", "train", resume=True)
-    (tmp_path / "file").write_text("x")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
     with pytest.raises(ConfigError, match="is a file"):
         claim_run_dir(tmp_path / "file", "train", resume=False)
 
@@ -77,7 +77,7 @@ def test_resume_removes_stale_temporaries_only(tmp_path):
     stale = [run / "checkpoints" / ".last.pt.k2j_9xqa.tmp", run / ".summary.json.abcdefgh.tmp"]
     kept = [run / "checkpoints" / "last.pt", run / ".hidden.tmp", run / "notes.tmp"]
     for p in stale + kept:
-        p.write_text("x")
+        p.write_text("x", encoding="utf-8")
     claim_run_dir(run, "train", resume=True)
     assert not any(p.exists() for p in stale)
     assert all(p.exists() for p in kept)
@@ -98,7 +98,7 @@ def test_a_killed_writer_leaves_a_temp_that_resume_cleans(tmp_path):
     assert done.returncode == 9
     leftovers = [p for p in run.iterdir() if p.name.endswith(".tmp")]
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".summary.json.")
-    assert (run / "summary.json").read_text() == "{}"  # the old file is whole
+    assert (run / "summary.json").read_text(encoding="utf-8") == "{}"  # the old file is whole
     claim_run_dir(run, "train", resume=True)
     assert sorted(p.name for p in run.iterdir()) == [MARKER, "summary.json"]
 
@@ -107,14 +107,14 @@ def test_a_killed_writer_leaves_a_temp_that_resume_cleans(tmp_path):
 
 def test_render_refuses_an_existing_file_without_force(cli, tmp_path):
     out = tmp_path / "down.dot"
-    out.write_text("my drawing\n")
+    out.write_text("my drawing\n", encoding="utf-8")
     args = ("render", GENOTYPES / "nasunet.geno", "--cell", "NASUNET.down", "-o", out)
     code, _, err = cli(*args)
     assert code == 2 and "already exists" in err and "--force" in err
-    assert out.read_text() == "my drawing\n"
+    assert out.read_text(encoding="utf-8") == "my drawing\n"
     code, _, err = cli(*args, "--force")
     assert code == 0, err
-    assert out.read_text().startswith("digraph")
+    assert out.read_text(encoding="utf-8").startswith("digraph")
 
 
 def test_compile_refuses_an_existing_file_without_force(cli, tmp_path):
@@ -144,9 +144,9 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     write_text_atomic(path, "old")
     with pytest.raises(RuntimeError):
         with atomic_path(path) as tmp:
-            tmp.write_text("half of the new")
+            tmp.write_text("half of the new", encoding="utf-8")
             raise RuntimeError("crash while writing")
-    assert path.read_text() == "old"
+    assert path.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no temporary left
     with pytest.raises(TypeError):  # not JSON: nothing written
         write_json_atomic(tmp_path / "new.json", {"f": object()})

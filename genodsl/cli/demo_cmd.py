@@ -23,7 +23,7 @@ def _done(run: Path) -> bool:
     if not summary.is_file():
         return False
     try:
-        return json.loads(summary.read_text()).get("status") in ("completed", "stopped_early")
+        return json.loads(summary.read_text(encoding="utf-8")).get("status") in ("completed", "stopped_early")
     except (OSError, json.JSONDecodeError):
         return False
 
@@ -71,7 +71,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="the de
              "--batch-size", 4, "--size", size, "--out", search_dir,
              "--set", "search.warmup_epochs=1", "--set", "search.alphas.lr=0.003")
     genotype = search_dir / "genotype.geno"
-    network = json.loads((search_dir / "summary.json").read_text())["network"]
+    network = json.loads((search_dir / "summary.json").read_text(encoding="utf-8"))["network"]
     console.print(f"searched genotype: {genotype} (network {network})", markup=False)
 
     runs = {"nasunet": out / "nasunet", "unet_small": out / "unet_small"}

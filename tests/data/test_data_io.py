@@ -109,7 +109,7 @@ def test_single_file_image_read_as_one_slice_volume(tmp_path: Path, w) -> None:
 
 
 def test_unknown_suffix_and_raw_file(tmp_path: Path) -> None:
-    (tmp_path / "a.xyz").write_text("x")
+    (tmp_path / "a.xyz").write_text("x", encoding="utf-8")
     (tmp_path / "a.raw").write_bytes(b"\0" * 8)
     with pytest.raises(DataError, match="unknown file type '.xyz'") as err:
         io.read_image(tmp_path / "a.xyz")

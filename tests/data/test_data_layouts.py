@@ -185,7 +185,7 @@ def test_images_without_masks_are_listed(folder_data) -> None:
 
 def test_unknown_suffix_in_images_folder(folder_data) -> None:
     root = folder_data(n=2)
-    (root / "images" / "notes.docx").write_text("x")
+    (root / "images" / "notes.docx").write_text("x", encoding="utf-8")
     with pytest.raises(DataError, match="1 file of unknown type: notes.docx"):
         build_dataset(cfg(root, class_map={0: 0, 255: 1}))
 

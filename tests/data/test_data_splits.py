@@ -65,8 +65,8 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     split = make_split(CASES, SplitConfig(), 3)
     path = save_split(split, tmp_path / "run" / "split.json")
     assert load_split(path) == split
-    assert json.loads(path.read_text())["val"] == list(split.val)
-    path.write_text("{not json")
+    assert json.loads(path.read_text(encoding="utf-8"))["val"] == list(split.val)
+    path.write_text("{not json", encoding="utf-8")
     with pytest.raises(DataError, match="not a valid split file") as err:
         load_split(path)
     assert "split.json" in str(err.value)
@@ -129,7 +129,7 @@ def test_fold_splits_are_seeded_saved_and_checked(tmp_path: Path) -> None:
     assert a == b and len(a.val) == 2
     assert make_split(CASES, cfg, 4).val != a.val or make_split(CASES, cfg, 5).val != a.val
     back = load_split(save_split(a, tmp_path / "split.json"))
-    assert back == a and json.loads((tmp_path / "split.json").read_text())["fold"] == 1
+    assert back == a and json.loads((tmp_path / "split.json").read_text(encoding="utf-8"))["fold"] == 1
     with pytest.raises(DataError, match="cannot make 5 folds of 3 cases"):
         make_split(CASES[:3], cfg, 0)
     with pytest.raises(Exception, match="fold 5 is not one of 0..4"):
@@ -146,7 +146,7 @@ def test_train_folds_in_their_own_folders_and_compare_summarises_them(tmp_path, 
     for fold in (0, 1):
         code, _, err = cli("train", *tiny, "--fold", str(fold))
         assert code == 0, err
-        split = json.loads((out / f"fold_{fold}" / "split.json").read_text())
+        split = json.loads((out / f"fold_{fold}" / "split.json").read_text(encoding="utf-8"))
         assert split["fold"] == fold and split["folds"] == 3 and len(split["val"]) == 2
         vals.append(set(split["val"]))
     assert not vals[0] & vals[1]

@@ -70,9 +70,9 @@ def test_two_modalities_become_two_channels(tmp_path, four_d):
 
 def test_labels_that_are_not_consecutive_are_mapped(tmp_path):
     root = write_dataset(tmp_path / "ds", labels={"background": 0, "a": 1, "b": 2})
-    data = json.loads((root / "dataset.json").read_text())
+    data = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
     data["labels"] = {"b": 2, "background": 0, "a": 1}  # any order in the file
-    (root / "dataset.json").write_text(json.dumps(data))
+    (root / "dataset.json").write_text(json.dumps(data), encoding="utf-8")
     cfg = fit_to_data(parse_data_config({"root": str(root)}))
     assert cfg.class_names == ("background", "a", "b") and cfg.class_map is None
 
@@ -90,9 +90,9 @@ def test_missing_channel_and_bad_json_are_clear_errors(tmp_path):
     with pytest.raises(GenoError, match="case 'case2' has 1 channels, dataset.json's "
                                         "channel_names 2"):
         build_dataset(fit_to_data(parse_data_config({"root": str(root)})))
-    data = json.loads((root / "dataset.json").read_text())
+    data = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
     data["labels"] = {"background": 0, "tumour": [1, 2]}
-    (root / "dataset.json").write_text(json.dumps(data))
+    (root / "dataset.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(GenoError, match="region labels are not supported"):
         fit_to_data(parse_data_config({"root": str(root)}))
 
@@ -102,12 +102,12 @@ def test_train_evaluate_export_with_class_names(tmp_path, cli):
     run = tmp_path / "run"
     code, out, err = cli("train", "--data", root, "--out", run, *TINY)
     assert code == 0, err
-    saved = json.loads((run / "summary.json").read_text())
+    saved = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert saved.get("status") == "completed"
     code, out, err = cli("evaluate", run, "--out", tmp_path / "eval")
     assert code == 0, err
     assert "PZ" in out and "TZ" in out and "background" in out
-    header = (tmp_path / "eval" / "per_case.csv").read_text().splitlines()[0]
+    header = (tmp_path / "eval" / "per_case.csv").read_text(encoding="utf-8").splitlines()[0]
     assert "dsc_PZ" in header
     # an imagesTs case: CASE_0000 brings CASE_0001 beside it; one label volume comes back
     tests = root / "imagesTs"
@@ -175,7 +175,7 @@ def test_ct_is_normalised_with_the_training_foreground_window(tmp_path, cli):
     code, _, err = cli("train", "--data", root, "--out", run, "--set",
                        "data.split.val_count=1", *TINY)
     assert code == 0, err
-    data = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    data = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))["data"]
     assert data["normalize"] == "ct"  # from channel_names "CT"
     ((lo, hi, mean, std),) = data["ct_window"]
     assert -1000 < lo < 40 < hi < 3000  # percentiles of the foreground: no air, no metal

@@ -62,7 +62,7 @@ def search_worker(rank: int, runs: list[tuple[str, SearchJob, bool, bool]], logs
         steps[name] = []
         runner.strategy_class = lambda s, log=steps[name]: _checked(original(s), log)
         run_search(job, resume=resume, on_epoch_end=_stop_after_first if cut else None)
-    (logs / f"rank{rank}.json").write_text(json.dumps(steps))
+    (logs / f"rank{rank}.json").write_text(json.dumps(steps), encoding="utf-8")
 
 
 def _net(run: Path) -> dict[str, torch.Tensor]:
@@ -75,11 +75,11 @@ def _assert_same_result(a: Path, b: Path) -> None:
     assert na.keys() == nb.keys()
     for key in na:
         torch.testing.assert_close(na[key], nb[key], **TOL, msg=key)
-    assert (a / "genotype.geno").read_text() == (b / "genotype.geno").read_text()
+    assert (a / "genotype.geno").read_text(encoding="utf-8") == (b / "genotype.geno").read_text(encoding="utf-8")
 
 
 def _rank_logs(logs: Path) -> tuple[dict, dict]:
-    r0, r1 = (json.loads((logs / f"rank{r}.json").read_text()) for r in (0, 1))
+    r0, r1 = (json.loads((logs / f"rank{r}.json").read_text(encoding="utf-8")) for r in (0, 1))
     for name in r0:  # identical state on both ranks after every single step
         assert len(r0[name]) == len(r1[name]) > 0
         assert [s[2] for s in r0[name]] == [s[2] for s in r1[name]], name
@@ -118,7 +118,7 @@ def test_resume_on_another_number_of_processes(tmp_path: Path) -> None:
         ("one_to_two", _job(space, tmp_path / "one_to_two", **kw), True, False),
         ("two_to_one", _job(space, tmp_path / "two_to_one", **kw), False, True)], logs)
     _rank_logs(logs)
-    assert json.loads((tmp_path / "two_to_one" / "summary.json").read_text())["epochs"] == 1
+    assert json.loads((tmp_path / "two_to_one" / "summary.json").read_text(encoding="utf-8"))["epochs"] == 1
     resumed = run_search(_job(space, tmp_path / "two_to_one", **kw), resume=True)
     assert resumed.status == "completed" and resumed.epochs == 3
     # same global batches and paths; equal to the uninterrupted run up to summation order

@@ -59,7 +59,7 @@ def train_worker(rank: int, runs: list[tuple[Path, bool, bool]], logs: Path) -> 
         if cut:
             trainer.callbacks.append(_stop_after_first)
         trainer.fit(resume=resume)
-    (logs / f"rank{rank}.json").write_text(json.dumps(hashes))
+    (logs / f"rank{rank}.json").write_text(json.dumps(hashes), encoding="utf-8")
 
 
 def _assert_same(a: Path, b: Path) -> None:
@@ -81,11 +81,11 @@ def test_ddp_training_equals_one_process_and_resumes_on_another_size(tmp_path: P
     run_ranks(train_worker, 2, [(tmp_path / "two", False, False),
                                 (tmp_path / "one_to_two", True, False),
                                 (tmp_path / "two_to_one", False, True)], logs)
-    r0, r1 = (json.loads((logs / f"rank{r}.json").read_text()) for r in (0, 1))
+    r0, r1 = (json.loads((logs / f"rank{r}.json").read_text(encoding="utf-8")) for r in (0, 1))
     assert r0 == r1 and len(r0) == 3 + 2 + 1  # identical models after every epoch
     assert _trainer(tmp_path / "two_to_one").fit(resume=True).status == "completed"
     for run in ("two", "one_to_two", "two_to_one"):
         _assert_same(tmp_path / run, tmp_path / "one")
-    log = [json.loads(line) for line in RunPaths(tmp_path / "two").log.read_text().splitlines()]
+    log = [json.loads(line) for line in RunPaths(tmp_path / "two").log.read_text(encoding="utf-8").splitlines()]
     assert sum(r["kind"] == "epoch" for r in log) == 3  # one writer: rank 0
     assert sum(r["kind"] == "step" for r in log) == 9

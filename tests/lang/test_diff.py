@@ -163,7 +163,7 @@ def test_select_file_genotype_and_shipped_names(tmp_path):
     assert select_genotype(str(one)) == (select_genotype(f"{one}:S_darts_s0")[0],
                                          f"{one}:S_darts_s0")
     mine = tmp_path / "mine.geno"  # the file's own genotype, not the imported ones
-    mine.write_text('import "nasunet.geno"\n' + geno_text("MINE"))
+    mine.write_text('import "nasunet.geno"\n' + geno_text("MINE"), encoding="utf-8")
     assert select_genotype(str(mine))[0].name == "MINE"
 
 
@@ -212,12 +212,12 @@ def test_cli_draws_the_two_genotypes(cli, tmp_path, monkeypatch):
     dot = tmp_path / "diff.dot"
     code, out, err = cli("diff", NASUNET, "nasunet.geno:NAS_UNET_V3", "-o", dot)
     assert code == 1 and f"wrote {dot}" in err
-    source = dot.read_text()
+    source = dot.read_text(encoding="utf-8")
     for node in ("down_a_n4", "down_b_n5", "up_a_s0", "up_b_concat"):
         assert node in source
     assert "#2CA02C" in source and "#D62728" in source and "#FF7F0E" in source
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # no Graphviz: the DOT text instead
     code, _, err = cli("diff", NASUNET, "nasunet.geno:NAS_UNET_V3", "-o", tmp_path / "d.svg")
     assert code == 1 and "'dot' program was not found" in err
-    assert (tmp_path / "d.dot").read_text() == source
+    assert (tmp_path / "d.dot").read_text(encoding="utf-8") == source
     assert not (tmp_path / "d.svg").exists()

@@ -24,7 +24,7 @@ CASES = cases()
 
 def test_enough_distinct_golden_cases():
     assert len(CASES) >= 30
-    texts = [(GOLDEN / f"{c}.geno").read_text() for c in CASES]
+    texts = [(GOLDEN / f"{c}.geno").read_text(encoding="utf-8") for c in CASES]
     assert len(set(texts)) == len(texts), "two golden cases share one input"
     assert not [c for c in CASES if not (GOLDEN / f"{c}.expected").exists()]
 
@@ -77,7 +77,7 @@ def test_error_class(name, monkeypatch):
 
 
 def test_two_problems_are_reported_in_order_with_a_count():
-    text = (GOLDEN / "two_problems.expected").read_text()
+    text = (GOLDEN / "two_problems.expected").read_text(encoding="utf-8")
     first, second = text.index("error[E010]"), text.index("error[E015]")
     assert first < second
     assert text.rstrip().endswith("2 errors")

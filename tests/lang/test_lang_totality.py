@@ -118,7 +118,7 @@ def test_import_of_an_absolute_path_is_refused_and_never_echoed(cli, tmp_path):
     err = _one_error(cli, f)
     assert f"{f}:1:1: error[E032]: import of an absolute path '/etc/passwd'" in err
     assert "--allow-outside-imports" in err
-    first_line = Path("/etc/passwd").read_text().split("\n")[0]
+    first_line = Path("/etc/passwd").read_text(encoding="utf-8").split("\n")[0]
     err = _one_error(cli, "--allow-outside-imports", f)
     assert "/etc/passwd:1:" in err and "error[E001]: not .geno text" in err
     assert first_line not in err and first_line.split(":")[0] not in err.replace(
@@ -130,7 +130,7 @@ def test_import_leaving_the_folder_is_refused(cli, tmp_path):
     err = _one_error(cli, f)
     assert f"{f}:1:1: error[E032]" in err and "leads outside the folder" in err
     with pytest.raises(GenoError) as info:
-        genodsl.loads(f.read_text(), base_dir=tmp_path)
+        genodsl.loads(f.read_text(encoding="utf-8"), base_dir=tmp_path)
     assert info.value.diagnostics[0].code == "E032"
 
 

@@ -14,7 +14,7 @@ from genodsl.ops.registry import ALIASES, REGISTRY
 ROOT = Path(__file__).resolve().parents[2]
 VSCODE = ROOT / "editors" / "vscode"
 GRAMMAR = json.loads((VSCODE / "syntaxes" / "geno.tmLanguage.json").read_text("utf-8"))
-KEYWORDS = sorted(set(re.findall(r'"([a-z]+)"', (ROOT / "grammars" / "geno.lark").read_text())))
+KEYWORDS = sorted(set(re.findall(r'"([a-z]+)"', (ROOT / "grammars" / "geno.lark").read_text(encoding="utf-8"))))
 
 
 def _rules() -> list[dict]:

@@ -23,7 +23,7 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def space_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("space") / "tiny_space.geno"
-    path.write_text(TINY_GENO)
+    path.write_text(TINY_GENO, encoding="utf-8")
     return path
 
 

@@ -113,7 +113,7 @@ def test_a_shipped_space_by_bare_name(tmp_path, capsys, monkeypatch) -> None:
     # the default warm-up scales with the epochs (none for 1), and one epoch at the paper's
     # alpha lr barely moves the alphas: the run says so
     assert "covers all" not in err and "the alphas barely moved" in err
-    assert "NASUNET_SPACE_darts_s0" in (tmp_path / "r" / "genotype.geno").read_text()
+    assert "NASUNET_SPACE_darts_s0" in (tmp_path / "r" / "genotype.geno").read_text(encoding="utf-8")
     code, _, err = run(["search", "no_such_space.geno", "--data", "synthetic", "--out", "s"],
                        capsys)
     assert code == 2 and "no such file: no_such_space.geno" in err

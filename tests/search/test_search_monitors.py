@@ -130,8 +130,8 @@ def test_eigen_stop_goes_back_to_the_epoch_before_the_jump(space_file, tmp_path,
     assert res.status == "stopped_early" and res.epochs == 3
     assert res.history[-1]["event"] == "eigen_stop" and res.history[-1]["rolled_back_to"] == 2
     assert res.summary["stop_reason"] == "eigenvalue"
-    body = res.genotype_file.read_text().split("\n\n", 1)[1]
-    assert body == (tmp_path / "e" / "history" / "epoch_0002.geno").read_text().split("\n\n", 1)[1]
+    body = res.genotype_file.read_text(encoding="utf-8").split("\n\n", 1)[1]
+    assert body == (tmp_path / "e" / "history" / "epoch_0002.geno").read_text(encoding="utf-8").split("\n\n", 1)[1]
 
 
 def test_alphas_that_barely_moved_are_reported(space_file, tmp_path) -> None:
@@ -139,7 +139,7 @@ def test_alphas_that_barely_moved_are_reported(space_file, tmp_path) -> None:
     res = run_search(tiny_job(space_file, tmp_path / "b", epochs=2, warmup_epochs=1),
                      console=Console(file=out, width=300))
     assert "the alphas barely moved" in out.getvalue()
-    saved = json.loads((tmp_path / "b" / "summary.json").read_text())
+    saved = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
     assert saved["alphas"]["trained_epochs"] == 1 and saved["alphas"]["max_shift"] < 0.02
     assert any("barely moved" in w for w in saved["warnings"])
     ok = run_search(tiny_job(space_file, tmp_path / "ok", epochs=2, warmup_epochs=1,

@@ -31,7 +31,7 @@ def test_each_strategy_emits_a_file_that_compiles(space_file, tmp_path, name) ->
     for r in res.history:
         assert torch.isfinite(torch.tensor(r["weight_loss"]))
     assert res.history[1]["alpha_loss"] is not None
-    text = res.genotype_file.read_text()
+    text = res.genotype_file.read_text(encoding="utf-8")
     assert text.startswith("# Derived by `genodsl search`")
     assert f"strategy:    {name}, seed 0" in text and "none" not in text.split("\n\n", 1)[1]
     program = load(res.genotype_file)  # parses and validates, no import needed
@@ -108,7 +108,7 @@ def test_a_warmup_covering_every_epoch_is_reported(space_file, tmp_path) -> None
     res = run_search(tiny_job(space_file, tmp_path / "w", epochs=1, warmup_epochs=1),
                      console=Console(file=out, width=200))
     assert "warmup_epochs = 1 covers all 1 epochs" in out.getvalue()
-    saved = json.loads((tmp_path / "w" / "summary.json").read_text())
+    saved = json.loads((tmp_path / "w" / "summary.json").read_text(encoding="utf-8"))
     assert saved["warnings"] == res.summary["warnings"] and len(saved["warnings"]) == 1
     assert [r["alphas_active"] for r in res.history] == [False]
     assert saved["alphas"]["trained_epochs"] == 0

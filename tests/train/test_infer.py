@@ -153,7 +153,7 @@ def test_odd_sizes_train_predict_evaluate_end_to_end(tmp_path, cli):
     with (tmp_path / "ev" / "per_case.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 6 and all(r["shape"] == "37x53" and r["unit"] == "px" for r in rows)
-    summary = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    summary = json.loads((tmp_path / "ev" / "metrics.json").read_text(encoding="utf-8"))
     assert summary["cases"] == 6 and summary["unit"] == "px" and "nsd" in summary
 
 

@@ -48,7 +48,7 @@ def test_frozen():
 
 def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "run.yaml"
-    path.write_text("train:\n  epochs: 50\n  lr: 1.0e-3\n  loss: dice_ref\n")
+    path.write_text("train:\n  epochs: 50\n  lr: 1.0e-3\n  loss: dice_ref\n", encoding="utf-8")
     assert load_config(path).train.loss is LossName.DICE_REF
     cfg = load_config(path, {"train.epochs": "5", "train.grad_clip": "null",
                              "train.loss": "weighted_dice",
@@ -84,7 +84,7 @@ def test_typo_in_overrides_names_the_key(key, needle):
 
 def test_typo_in_file_names_key_and_file(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("train:\n  epochs: 3\n  weigth_decay: 0.1\n")
+    path.write_text("train:\n  epochs: 3\n  weigth_decay: 0.1\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_config(path)
     text = str(err.value)
@@ -118,7 +118,7 @@ def test_class_weights_need_a_weighted_loss():
 
 def test_every_problem_reported_at_once(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("train:\n  epochs: -1\n  lrr: 1\n")
+    path.write_text("train:\n  epochs: -1\n  lrr: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert len(err.value.errors) == 2
@@ -130,7 +130,7 @@ def test_every_problem_reported_at_once(tmp_path):
 ])
 def test_bad_files(tmp_path, text, needle):
     path = tmp_path / "c.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=needle):
         load_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
@@ -141,7 +141,7 @@ def test_dump_round_trip(tmp_path):
     cfg = build_config({"train": {"epochs": 7, "loss": "ce", "class_weights": [1, 2]},
                         "model": {"classes": 3}}, model=RunConfig)
     path = tmp_path / "config.yaml"
-    path.write_text(dump_config(cfg))
+    path.write_text(dump_config(cfg), encoding="utf-8")
     assert load_config(path) == cfg
 
 

@@ -66,10 +66,10 @@ def test_run_folder_layout_and_checkpoint_keys(tmp_path, dataset_cls, make_net):
     assert set(last) == LAST_KEYS and last["epoch"] == 2 and last["model_spec"] == SPEC
     assert last["best_epoch"] in (1, 2) and last["best_score"] is not None
     torch.load(paths.last, weights_only=True)  # plain data only
-    lines = [json.loads(x) for x in paths.log.read_text().splitlines()]
+    lines = [json.loads(x) for x in paths.log.read_text(encoding="utf-8").splitlines()]
     assert [x["epoch"] for x in lines if x["kind"] == "epoch"] == [1, 2]
     assert sum(x["kind"] == "step" for x in lines) == 4  # 2 steps per epoch, log_every=1
-    summary = json.loads(paths.summary.read_text())
+    summary = json.loads(paths.summary.read_text(encoding="utf-8"))
     assert summary == result.summary
     for key in ("dsc", "miou", "params", "flops", "time_per_epoch_s", "peak_memory_mb"):
         assert summary[key] is not None, key
@@ -91,7 +91,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, dataset_cls, m
     part = _fit(tmp_path, "part", make_net(dropout=0.3), train, val, cfg,
                 callbacks=[stop_after_two])
     assert part.status == "interrupted" and len(part.history) == 2
-    assert json.loads((tmp_path / "part" / "summary.json").read_text())["status"] == "interrupted"
+    assert json.loads((tmp_path / "part" / "summary.json").read_text(encoding="utf-8"))["status"] == "interrupted"
     # the resumed process builds its model afresh (other init), weights come from last.pt
     resumed = _fit(tmp_path, "part", make_net(seed=123, dropout=0.3), train, val, cfg,
                    resume=True)
@@ -101,7 +101,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, dataset_cls, m
     assert [(c["best_epoch"], c["best_score"]) for c in ends][0] == \
         [(c["best_epoch"], c["best_score"]) for c in ends][1]
     assert _numbers(full.history) == _numbers(resumed.history)
-    epochs = [json.loads(x)["epoch"] for x in (tmp_path / "part/log.jsonl").read_text().splitlines()
+    epochs = [json.loads(x)["epoch"] for x in (tmp_path / "part/log.jsonl").read_text(encoding="utf-8").splitlines()
               if json.loads(x)["kind"] == "epoch"]
     assert epochs == [1, 2, 3, 4]
 
@@ -132,7 +132,7 @@ def test_ctrl_c_inside_an_epoch(tmp_path, dataset_cls, make_net):
     assert part.status == "interrupted" and [h.epoch for h in part.history] == [1, 2]
     assert paths.interrupted.is_file()
     assert load_checkpoint(paths.last)["epoch"] == 2
-    log = [json.loads(x) for x in paths.log.read_text().splitlines()]
+    log = [json.loads(x) for x in paths.log.read_text(encoding="utf-8").splitlines()]
     assert log[-1]["kind"] == "interrupted" and log[-1]["in_epoch"] == 3
     resumed = _fit(tmp_path, "part", make_net(), train, val, cfg, resume=True)
     assert not paths.interrupted.exists()
@@ -186,7 +186,7 @@ def test_config_record_is_written_and_stored(tmp_path, dataset_cls, make_net):
         mode="json"), "model": {"baseline": "tiny"}}
     _fit(tmp_path, "run", make_net(), dataset_cls(4), None, _cfg(epochs=1), record=record)
     assert load_checkpoint(RunPaths(tmp_path / "run").last)["config"] == record
-    assert "baseline: tiny" in RunPaths(tmp_path / "run").config.read_text()
+    assert "baseline: tiny" in RunPaths(tmp_path / "run").config.read_text(encoding="utf-8")
 
 
 def test_weighted_dice_counts_class_frequencies(tmp_path, dataset_cls, make_net):

@@ -51,7 +51,7 @@ def test_evaluate_writes_per_case_csv_and_summary(tmp_path, dataset_cls):
                for r in rows)
     for r in rows:  # the stacked volumes hold the empty slice's false positives
         assert 0.0 < float(r["dsc_fg"]) <= 1.0
-    summary = json.loads((tmp_path / "metrics.json").read_text())
+    summary = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
     assert summary == result.summary and summary["cases"] == 3 and summary["images"] == 6
     assert summary["unit"] == "px"
     text = _render(render_eval(result))
@@ -89,7 +89,7 @@ def _fake_run(root, name, **summary):
     base = {"status": "completed", "dsc": None, "miou": None, "params": None, "flops": None,
             "time_per_epoch_s": None, "peak_memory_mb": None, "best_epoch": None,
             "epochs_completed": 0}
-    (run / "summary.json").write_text(json.dumps({**base, **summary}))
+    (run / "summary.json").write_text(json.dumps({**base, **summary}), encoding="utf-8")
     return run
 
 
