@@ -56,16 +56,16 @@ def test_finished_steps_are_skipped_and_interrupted_ones_resumed(tmp_path) -> No
     (step.run / "checkpoints").mkdir(parents=True)
     (step.run / "checkpoints" / "last.pt").write_bytes(b"")
     assert fidelity.state(step) == "resume"
-    (step.run / "summary.json").write_text(json.dumps({"status": "completed"}))
+    (step.run / "summary.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
     assert fidelity.state(step) == "done"
     ev = fidelity.evaluate_step(step.run)
     assert fidelity.state(ev) == "start"
     ev.run.mkdir()
-    (ev.run / "metrics.json").write_text("{}")
+    (ev.run / "metrics.json").write_text("{}", encoding="utf-8")
     assert fidelity.state(ev) == "done"
     search = fidelity.search_step(tmp_path, "D", fidelity.BUDGETS["quick"], 2, 0, [])
     search.run.mkdir()
-    (search.run / "selection.json").write_text(json.dumps({"status": "running"}))
+    (search.run / "selection.json").write_text(json.dumps({"status": "running"}), encoding="utf-8")
     assert fidelity.state(search) == "resume"
 
 

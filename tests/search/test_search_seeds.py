@@ -48,21 +48,21 @@ def test_seeds_keep_the_best_scored_genotype_and_name_it(space_file, tmp_path, m
     assert code == 0, err
     assert calls == [3, 4, 5]
     assert "selected seed 4" in stdout
-    text = (out / "genotype.geno").read_text()
+    text = (out / "genotype.geno").read_text(encoding="utf-8")
     assert text.startswith("# Selected by `genodsl search --seeds 3`: seed 4 wins, "
                            "validation DSC 0.9300.")
     assert "seed 3: 0.4100, seed 4: 0.9300, seed 5: 0.7200" in text
     # the winner's own file, unchanged below the selection header; the others beside it
-    assert text.endswith((out / "seed_4" / "genotype.geno").read_text())
+    assert text.endswith((out / "seed_4" / "genotype.geno").read_text(encoding="utf-8"))
     assert "NASUNET_SPACE_darts_s4" in load(out / "genotype.geno").genotypes
     for seed in (3, 5):
         assert f"NASUNET_SPACE_darts_s{seed}" in load(out / f"seed_{seed}" /
                                                        "genotype.geno").genotypes
-    record = json.loads((out / "selection.json").read_text())
+    record = json.loads((out / "selection.json").read_text(encoding="utf-8"))
     assert record["winner"] == 4 and record["status"] == "completed"
     assert record["scores"] == {"3": 0.41, "4": 0.93, "5": 0.72}
     # every seed searched on the same split (and the same synthetic images)
-    splits = {(out / f"seed_{s}" / "split.json").read_text() for s in (3, 4, 5)}
+    splits = {(out / f"seed_{s}" / "split.json").read_text(encoding="utf-8") for s in (3, 4, 5)}
     assert len(splits) == 1
 
 
@@ -87,13 +87,13 @@ def test_resume_skips_finished_seeds(space_file, tmp_path, monkeypatch, capsys) 
     assert code == 0, err
     assert searched == [out / "seed_1"]
     assert "seed 0: search finished already" in err
-    assert "seed 0 wins" in (out / "genotype.geno").read_text()
+    assert "seed 0 wins" in (out / "genotype.geno").read_text(encoding="utf-8")
     # a new selection into the same folder is refused (exit 2), nothing overwritten
-    before = (out / "genotype.geno").read_text()
+    before = (out / "genotype.geno").read_text(encoding="utf-8")
     code, _, err = run(["search", str(space_file), *TINY, "--seeds", "2", "--out", str(out)],
                        capsys)
     assert code == 2 and "already holds a selection" in err
-    assert (out / "genotype.geno").read_text() == before
+    assert (out / "genotype.geno").read_text(encoding="utf-8") == before
 
 
 def test_the_real_scorer_trains_each_genotype_briefly(space_file, tmp_path, capsys) -> None:
@@ -101,12 +101,12 @@ def test_the_real_scorer_trains_each_genotype_briefly(space_file, tmp_path, caps
     code, stdout, err = run(["search", str(space_file), *TINY, "--seeds", "2", "--out",
                              str(out)], capsys)
     assert code == 0, err
-    record = json.loads((out / "selection.json").read_text())
+    record = json.loads((out / "selection.json").read_text(encoding="utf-8"))
     scores = {int(k): v for k, v in record["scores"].items()}
     assert set(scores) == {0, 1} and all(0.0 <= v <= 1.0 for v in scores.values())
     assert record["winner"] == max(sorted(scores), key=lambda s: scores[s])
     for seed in (0, 1):
-        summary = json.loads((out / f"seed_{seed}" / "select" / "summary.json").read_text())
+        summary = json.loads((out / f"seed_{seed}" / "select" / "summary.json").read_text(encoding="utf-8"))
         assert summary["epochs_completed"] == 1 and summary["dsc"] == scores[seed]
 
 
