@@ -175,6 +175,7 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     if rt.channels_last and inputs.settings.dims == 2:
         net.to(memory_format=torch.channels_last)
     reset_peak_memory(device)
+    before_mb = peak_memory_mb(device)[0]  # CPU: max RSS so far (imports, data): the baseline
     sample_shape = tuple(weight_ds[0]["image"].shape)  # [C, H, W], 3D: a patch [C, D, H, W]
     inputs.check_input(sample_shape)
     probe = (fixed_batch(alpha_ds, cfg.batch_size, inputs.data.num_classes, device)
@@ -274,6 +275,7 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                         history=history, alphas=facts)
     mem, kind = peak_memory_mb(device)  # the supernet's steps: CUDA max allocated, else RSS
     summary["memory"] = {"peak_mb": round(mem, 1) if mem is not None else None, "kind": kind,
+                         "before_search_mb": round(before_mb, 1) if before_mb else None,
                          "input": list(sample_shape),
                          "batch_size": cfg.batch_size}
     if main:
