@@ -95,7 +95,7 @@ def test_a_1_epoch_3d_search_on_volumes_from_the_cli(strategy, tmp_path, capsys)
     from genodsl.lang.loader import load
     data = _decathlon(tmp_path / "data")
     space = tmp_path / "s3.geno"
-    space.write_text(SPACE)
+    space.write_text(SPACE, encoding="utf-8")
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as exc:
         main(["search", str(space), "--network", "s3", "--data", str(data), "--strategy",
@@ -105,7 +105,7 @@ def test_a_1_epoch_3d_search_on_volumes_from_the_cli(strategy, tmp_path, capsys)
               "--set", "search.plots=false"])
     err = capsys.readouterr().err
     assert int(exc.value.code or 0) == 0, err
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["memory"]["input"] == [1, 4, 8, 8] and summary["memory"]["peak_mb"] > 0
     program = load(out / "genotype.geno")
     net = next(n for n in program.networks.values() if n.settings.cells in program.genotypes)

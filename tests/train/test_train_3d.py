@@ -78,7 +78,7 @@ def _train_predict_evaluate(geno: Path, data: Path, image: Path, out: Path, caps
 def test_train_predict_evaluate_3d_on_a_decathlon_folder(tmp_path, capsys):
     data = decathlon(tmp_path / "data")
     geno = tmp_path / "t3.geno"
-    geno.write_text(GENO)
+    geno.write_text(GENO, encoding="utf-8")
     image = data / "imagesTr" / "case0.nii.gz"
     label = _train_predict_evaluate(
         geno, data, image, tmp_path, capsys,
@@ -86,19 +86,19 @@ def test_train_predict_evaluate_3d_on_a_decathlon_folder(tmp_path, capsys):
          "--set", "data.split.val_count=1", "--set", "data.split.mode=contiguous"])
     values = np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(label))))
     assert set(values.tolist()) <= {0, 2}  # the data's own label values, not class indices
-    lines = (tmp_path / "run" / "eval" / "per_case.csv").read_text().splitlines()
+    lines = (tmp_path / "run" / "eval" / "per_case.csv").read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
     assert len(lines) == 2 and lines[1].startswith("case2")  # one validation volume
     assert any(h.startswith("hd95") for h in header)
     import json
-    summary = json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text())
+    summary = json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text(encoding="utf-8"))
     assert summary["unit"] == "mm" and summary["images"] == 8  # 8 slices in one volume
 
 
 def test_a_2d_patch_for_a_3d_network_is_one_clear_error(tmp_path, capsys):
     data = decathlon(tmp_path / "data", n=2)
     geno = tmp_path / "t3.geno"
-    geno.write_text(GENO)
+    geno.write_text(GENO, encoding="utf-8")
     code, _, err = run(["train", str(geno), "--network", "t3", "--data", str(data),
                         "--epochs", "1", "--no-progress", "--out", str(tmp_path / "run"),
                         "--set", "data.patch=[16,16]", "--set", "data.class_map={0: 0, 2: 1}"],
@@ -117,9 +117,9 @@ def test_train_predict_evaluate_3d_on_the_shared_ct(tmp_path, capsys):
         os.symlink(SHARED_CT / "image.nii.gz", data / "imagesTr" / f"{case}.nii.gz")
         os.symlink(SHARED_CT / "seg_liver_only.nii.gz", data / "labelsTr" / f"{case}.nii.gz")
     geno = tmp_path / "t3.geno"
-    geno.write_text(GENO)
+    geno.write_text(GENO, encoding="utf-8")
     _train_predict_evaluate(
         geno, data, data / "imagesTr" / "ct_b.nii.gz", tmp_path, capsys,
         ["--set", "data.patch=[16,32,32]", "--set", "data.class_map={0: 0, 5: 1}",
          "--set", "data.split.mode=contiguous", "--set", "data.split.val_count=1"])
-    assert (tmp_path / "run" / "eval" / "per_case.csv").read_text().count("\n") == 2
+    assert (tmp_path / "run" / "eval" / "per_case.csv").read_text(encoding="utf-8").count("\n") == 2
