@@ -10,7 +10,7 @@ import typer
 
 from ..errors import ConfigError, GenoError, did_you_mean
 from ..files import refuse_existing
-from ..lang.ir import Cell, CellType, Network, Program
+from ..lang.ir import Cell, CellType, Program
 from ..lang.loader import load
 from ..render import PICTURE_FORMATS, TEXT_FORMATS, render_cell, render_network, write
 from .lang import ALLOW_OUTSIDE
@@ -53,14 +53,6 @@ def find_cell(program: Program, spec: str) -> tuple[Cell, str]:
     return cell, f"{owner_name} ({kind}) · {part} cell"
 
 
-def find_network(program: Program, name: str) -> Network:
-    net = program.networks.get(name)
-    if net is None:
-        raise GenoError(f"unknown network '{name}'", code="E016",
-                        hint=did_you_mean(name, program.networks))
-    return net
-
-
 def render(file: Path = typer.Argument(..., help="a .geno file, or the name of a shipped "
                                        "one"),
            cell: str = typer.Option(None, "--cell", "-c", help="draw one cell: GENOTYPE.down, "
@@ -75,7 +67,8 @@ def render(file: Path = typer.Argument(..., help="a .geno file, or the name of a
            ) -> None:
     """Draw a cell or a network as a picture; the suffix of -o picks the format.
 
-    Name one of --cell or --network (without either, the error lists the file's choices).
+    Name --cell or --network; without either, the file's own network (the error lists the
+    choices when there is none, or several).
 
     .svg .png .pdf need Graphviz's dot; without it the DOT text goes to OUT.dot, with a warning.
     """
@@ -83,17 +76,23 @@ def render(file: Path = typer.Argument(..., help="a .geno file, or the name of a
     if out.suffix.lstrip(".").lower() in PICTURE_FORMATS and shutil.which("dot") is None:
         refuse_existing(out.with_suffix(".dot"), force, "-o")  # where the DOT text will go
     program = load(geno_file(file), allow_outside_imports=allow_outside_imports)
-    if (cell is None) == (network is None):
-        what = "both --cell and --network" if cell else "neither --cell nor --network"
-        raise ConfigError(f"render draws one thing: {what} given", hint=_choices_hint(program))
+    if cell is not None and network is not None:
+        raise ConfigError("render draws one thing: both --cell and --network given",
+                          hint=_choices_hint(program))
     if cell is not None:
         if input_size is not None:
             raise ConfigError("--input-size applies to --network only",
                               hint="a cell has no fixed size; drop --input-size")
         found, title = find_cell(program, cell)
         graph = render_cell(found, title)
-    else:
-        graph = render_network(find_network(program, network), program, input_size)
+    else:  # the named network, or the file's own one
+        try:
+            net = program.network(network)
+        except GenoError as err:
+            first = err.diagnostics[0]
+            raise ConfigError(first.message, hint=first.hint if network is not None
+                              else _choices_hint(program)) from None
+        graph = render_network(net, program, input_size)
     result = write(graph, out)
     if result.fallback:
         err_console.print(f"warning: {result.warning}", markup=False, soft_wrap=True)

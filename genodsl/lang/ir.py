@@ -252,10 +252,13 @@ class Program:
             raise GenoError("this file declares no network", code="E016",
                             hint="add a block: network NAME { cells = GENOTYPE  C = 16  depth = 4 }")
         if name is None:
-            if len(self.networks) == 1:
-                return next(iter(self.networks.values()))
-            raise GenoError(f"this file declares {len(self.networks)} networks; name one with "
-                            "--network", code="E016", hint=did_you_mean("", self.networks))
+            own = [n for n in self.networks.values()  # the top file's, not its imports'
+                   if self.files and n.span is not None and n.span.file == self.files[-1]]
+            if len(own) == 1 or len(self.networks) == 1:
+                return own[0] if len(own) == 1 else next(iter(self.networks.values()))
+            raise GenoError(f"this file declares {len(own) or len(self.networks)} networks; "
+                            "name one with --network", code="E016",
+                            hint=did_you_mean("", [n.name for n in own] or self.networks))
         net = self.networks.get(name)
         if net is None:
             raise GenoError(f"unknown network '{name}'", code="E016",

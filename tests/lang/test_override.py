@@ -55,3 +55,14 @@ def test_build_checks_the_limits_of_a_program_made_by_hand():
     program.networks["net"] = dataclasses.replace(net, settings=huge)
     with pytest.raises(GenoValidationError, match="E062"):
         build(program, "net")
+
+
+def test_the_top_files_own_network_is_the_default(tmp_path):
+    from genodsl import load
+
+    mine = tmp_path / "mine.geno"
+    mine.write_text('import "nasunet.geno"\nnetwork mine { cells = NASUNET  C = 4  depth = 2 }\n',
+                    encoding="utf-8")
+    program = load(mine)
+    assert len(program.networks) > 1                # nasunet.geno brings its own networks
+    assert program.network().name == "mine"
