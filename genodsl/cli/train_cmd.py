@@ -83,7 +83,7 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
 
     from ..data import build_datasets
     from ..data.intensity import fit_intensity
-    from ..data.nnunet import fit_to_data
+    from ..data.fitting import fit_to_data
     from ..runs.config import record
     from ..runs.model import training_model
     from ..runs.saved import MODEL_FILE, ModelFileWriter, ModelSpec

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from genodsl.data.augment import Augmenter
-from genodsl.data.layouts import RawSlice, Unit, VolumeUnit
+from genodsl.data.units import RawSlice, Unit, VolumeUnit
 from genodsl.data.preprocess import Preprocess
 from genodsl.data.problems import Code, Problems, data_error, preview
 from genodsl.errors import DataError

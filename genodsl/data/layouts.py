@@ -31,17 +31,15 @@ volume, or each 2D image, is its own case).  Hidden files (``.name``) are ignore
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
-
-import numpy as np
+from typing import Iterable, Sequence
 
 from genodsl.data import io
 from genodsl.data.config import DataConfig, Layout
-from genodsl.data.geometry import align_label, read_with_geometry
+from genodsl.data.nnunet import is_nnunet, nnunet_units
 from genodsl.data.problems import Code, Problems, data_error, preview
+from genodsl.data.units import PairUnit, VolumeUnit, case_of, natural_key
 from genodsl.errors import DataError
 
 _NIFTI = (".nii", ".nii.gz")
@@ -51,85 +49,10 @@ _IGNORED_NAMES = {"thumbs.db", "desktop.ini", "readme", "readme.md", "readme.txt
                   "dataset.json", "license", "license.txt"}
 
 
-@dataclass(frozen=True)
-class RawSlice:
-    """One 2D image and its raw mask, as read from disk (before preprocessing)."""
-
-    name: str
-    image: np.ndarray            # (H, W) or (H, W, C)
-    mask: np.ndarray             # (H, W), raw label values
-    image_file: Path | str
-    mask_file: Path | str
-
-
-class Unit(Protocol):
-    """What a dataset loads at once: one 2D file pair, one volume pair or one synthetic image."""
-
-    case: str
-
-    def slice_names(self, axis: int) -> list[str]: ...
-
-    def load(self, axis: int) -> list[RawSlice]: ...
-
-
-@dataclass(frozen=True)
-class PairUnit:
-    """A 2D image file and its mask file."""
-
-    case: str
-    name: str
-    image: Path
-    mask: Path
-
-    def slice_names(self, axis: int) -> list[str]:
-        return [self.name]
-
-    def load(self, axis: int) -> list[RawSlice]:
-        image = io.read_image(self.image)
-        mask = io.read_image(self.mask, mask=True)
-        return [RawSlice(self.name, image, mask, self.image, self.mask)]
-
-
-@dataclass(frozen=True)
-class VolumeUnit:
-    """A volume (file or DICOM folder) and its label volume; one case.  A label stored on
-    another grid than its image is resampled onto the image's grid by physical coordinates
-    (nearest neighbour; see :mod:`genodsl.data.geometry`)."""
-
-    case: str
-    image: Path
-    mask: Path
-
-    def slice_names(self, axis: int) -> list[str]:
-        return self._names(io.volume_shape(self.image)[axis], axis)
-
-    def _names(self, n: int, axis: int) -> list[str]:
-        return [f"{self.case}_{'zyx'[axis]}{k:03d}" for k in range(n)]
-
-    def load(self, axis: int) -> list[RawSlice]:
-        image, grid = read_with_geometry(self.image)        # (Z, Y, X[, C])
-        mask, mask_grid = read_with_geometry(self.mask)     # (Z, Y, X)
-        if mask.ndim != 3:
-            raise data_error(Code.SHAPE, f"label volume has shape {mask.shape}; expected "
-                             "(Z, Y, X) without channels", file=self.mask)
-        mask = align_label(mask, mask_grid, grid, label_file=self.mask, image_file=self.image)
-        names = self._names(image.shape[axis], axis)
-        return [RawSlice(name, np.take(image, k, axis=axis), np.take(mask, k, axis=axis),
-                         f"{self.image}[{'zyx'[axis]}={k}]", f"{self.mask}[{'zyx'[axis]}={k}]")
-                for k, name in enumerate(names)]
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key that orders ``case2`` before ``case10``."""
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text))
-
-
 def detect_layout(root: Path) -> Layout:
     """Recognise the layout of ``root`` (see the module doc)."""
     _require_dir(root, "data root")
     if (root / "imagesTr").is_dir() and (root / "labelsTr").is_dir():
-        from genodsl.data.nnunet import is_nnunet
-
         return Layout.NNUNET if is_nnunet(root) else Layout.NIFTI
     if (root / "images").is_dir() and (root / "labels").is_dir():
         return Layout.DICOM
@@ -179,8 +102,6 @@ def _units(root: Path, layout: Layout, cfg: DataConfig) -> list:
     if layout is Layout.FOLDER:
         units: list = _folder_units(root, cfg.mask_suffix or "", cfg.case_pattern)
     elif layout is Layout.NNUNET:
-        from genodsl.data.nnunet import nnunet_units
-
         units = nnunet_units(root, cfg.case_pattern)
     elif layout is Layout.NIFTI:
         units = _volume_units(_index_files(root / "imagesTr", _NIFTI),
@@ -269,18 +190,6 @@ def _match(images: dict[str, Path], masks: dict[str, Path], images_dir: Path,
                      f"{preview(orphans)}", file=masks_dir,
                      hint=hint or f"names must match those in {images_dir}")
     problems.raise_if_any()
-
-
-def case_of(name: str, pattern: str | None, file: Path | None = None) -> str:
-    """The case of a sample name (see the module doc)."""
-    if pattern:
-        m = re.search(pattern, name)
-        if m is None:
-            raise data_error(Code.UNMATCHED, f"case_pattern {pattern!r} does not match "
-                             f"'{name}'", file=file, hint="every sample name must match "
-                                                          "data.case_pattern")
-        return m.group("case") if "case" in m.re.groupindex else m.group(1)
-    return name.split("/", 1)[0] if "/" in name else name
 
 
 def _cases(keys: Iterable[str], pattern: str | None, files: dict[str, Path]) -> dict[str, str]:

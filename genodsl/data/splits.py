@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from genodsl.data.config import SplitConfig, SplitMode
-from genodsl.data.layouts import natural_key
+from genodsl.data.units import natural_key
 from genodsl.data.problems import Code, data_error, preview
 from genodsl.files import write_text_atomic
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from genodsl.data.config import Normalize, SyntheticConfig
 from genodsl.data.datasets import SegmentationDataset
-from genodsl.data.layouts import RawSlice
+from genodsl.data.units import RawSlice
 from genodsl.data.preprocess import ClassMap, Preprocess
 from genodsl.data.problems import Code, data_error
 from genodsl.files import atomic_path

@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import Dataset
 
 from genodsl.data.geometry import Geometry, align_label, read_with_geometry
-from genodsl.data.layouts import VolumeUnit
+from genodsl.data.units import VolumeUnit
 from genodsl.data.preprocess import Preprocess, normalize, to_channels
 from genodsl.data.problems import Code, Problems, data_error
 from genodsl.errors import ConfigError, DataError

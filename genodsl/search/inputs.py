@@ -16,7 +16,7 @@ from ..compile.supernet import Supernet, build_supernet
 from ..config import RuntimeConfig, dump_config
 from ..data.config import DataConfig
 from ..data.intensity import fit_intensity
-from ..data.nnunet import fit_to_data
+from ..data.fitting import fit_to_data
 from ..errors import ConfigError, GenoError, GenoValidationError
 from ..files import write_text_atomic
 from ..lang.ir import CellType, Genotype, NetworkSettings, Program, SearchSpace

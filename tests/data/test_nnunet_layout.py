@@ -14,7 +14,7 @@ pytest.importorskip("nibabel")
 from genodsl.data import build_dataset, parse_data_config  # noqa: E402
 from genodsl.data.config import Layout  # noqa: E402
 from genodsl.data.layouts import detect_layout  # noqa: E402
-from genodsl.data.nnunet import fit_to_data  # noqa: E402
+from genodsl.data.fitting import fit_to_data  # noqa: E402
 from genodsl.errors import GenoError  # noqa: E402
 
 LABELS = {"background": 0, "PZ": 1, "TZ": 2}
