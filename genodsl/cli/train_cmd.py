@@ -107,8 +107,9 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
         with o.claimed(out, "train", resume, main):
             train_ds, val_ds = build_datasets(data_cfg, out, dims=model_dims(model))
     if main:
-        console.print(f"training on {len(train_ds)} images, validating on {len(val_ds)}; run "
-                      f"folder {out}", markup=False)
+        what = "images" if model_dims(model) == 2 else "3D samples (patches)"
+        console.print(f"training on {len(train_ds)} {what} from {len(train_ds.cases)} cases, "
+                      f"validating on {len(val_ds.cases)} cases; run folder {out}", markup=False)
     saved = record(cfg, "train")
     writer = ModelFileWriter(out / MODEL_FILE, spec, config=saved)
     trainer = Trainer(model, train_ds, val_ds, config=cfg.train, runtime=cfg.runtime,

@@ -142,6 +142,6 @@ def render_eval(result: EvalResult, title: str = "evaluation") -> Table:
                   *(_fmt(s.get(m), 2 if m != "nsd" else 4) for m in SURFACE), style="bold")
     table.add_row("pooled over all pixels", _fmt(s["dsc_pooled"]), _fmt(s["miou_pooled"]),
                   "", "", "")
-    table.caption = (f"pixel accuracy {_fmt(s['pixel_accuracy'])}; per case: slices stacked "
-                     f"into volumes; distances in {unit}")
+    table.caption = (f"pixel accuracy {_fmt(s['pixel_accuracy'])}; per case (a volume's slices "
+                     f"scored together); distances in {unit}")
     return table
