@@ -257,8 +257,13 @@ class _Builder:
                 continue
             uses[src] = use
         node_names = [f"n{i}" for i in range(2, m + 2)]
+        for name in set(inputs) & set(node_names):  # an input would be silently replaced
+            self.err("E021", f"input '{name}' has the name of this search cell's node {name}",
+                     g.nodes[name]["data"].span, "a search cell names its nodes n2, n3, ...; "
+                     "rename the input (e.g. s0, s1)")
         for i, n in enumerate(node_names):
-            g.add_node(n, data=StateNode(NodeKind.NODE, n, i + 2, counts[0].span))
+            if n not in g:
+                g.add_node(n, data=StateNode(NodeKind.NODE, n, i + 2, counts[0].span))
         missing = [s for s in inputs + ([ast.NODES_SOURCE] if m > 1 else []) if s not in uses]
         for s in missing:
             self.err("E053", f"no candidates for the edges from '{s}'", decl.kind.span,

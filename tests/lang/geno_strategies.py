@@ -142,8 +142,10 @@ def genotype(draw, name: str) -> ast.GenotypeDecl:
 
 @st.composite
 def search_cell(draw, ctype: CellType, opsets: dict[OpKind, list[str]]) -> ast.SpaceCellDecl:
-    inputs = draw(st.lists(names, min_size=2, max_size=2, unique=True))
     m = draw(st.integers(1, 4))
+    auto = {f"n{i}" for i in range(2, m + 2)}  # a search cell's own node names
+    inputs = draw(st.lists(names.filter(lambda s: s not in auto), min_size=2, max_size=2,
+                           unique=True))
     body: list[ast.Stmt] = [ast.InputStmt(tuple(map(ast.Name, inputs))), ast.NodesStmt(m)]
     sources = [(inputs[0], 0), (inputs[1], 1)] + ([(ast.NODES_SOURCE, 2)] if m > 1 else [])
     for src, index in draw(st.permutations(sources)):
