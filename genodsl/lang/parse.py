@@ -20,8 +20,8 @@ from . import ast
 from .comments import Comment, attach
 from ..errors import Diagnostic, GenoSyntaxError, Span
 from .limits import MAX_FILE_BYTES, MAX_INT_DIGITS, MAX_NODES, MAX_OPS_PER_SET, too_many
-from .grammar import grammar_text, make_span, parse_tree  # noqa: F401 (grammar_text re-exported)
-from .syntax_errors import SYNTAX_CATALOGUE, syntax_error  # noqa: F401 (catalogue re-exported)
+from .grammar import make_span, parse_tree
+from .syntax_errors import syntax_error
 
 
 # ---- tree → AST ------------------------------------------------------------------------

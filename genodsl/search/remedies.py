@@ -32,13 +32,6 @@ def beta_loss(tables: dict[str, torch.Tensor] | torch.nn.ParameterDict) -> torch
 BETA_RAMP_EPOCHS = 100  # β-DARTS: λ reaches beta_lambda at epoch 100 (the authors' code)
 
 
-def linear(epoch: int, epochs: int, start: float, end: float) -> float:
-    """``start`` at epoch 1, ``end`` at epoch ``epochs``, linear in between."""
-    if epochs <= 1:
-        return end
-    return start + (end - start) * (epoch - 1) / (epochs - 1)
-
-
 class Remedies:
     """The remedies a search config asks for, applied to one supernet epoch by epoch."""
 

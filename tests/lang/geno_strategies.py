@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from genodsl.lang import ast
 from genodsl.lang.ir import CellType, edge_role
 from genodsl.ops.registry import ALIASES, REGISTRY, OpKind
-from genodsl.lang.parse import grammar_text
+from genodsl.lang.grammar import grammar_text
 
 KEYWORDS = frozenset(re.findall(r'"([a-z]+)"', grammar_text())) | {"nodes"}
 ROLES = (OpKind.DOWN, OpKind.UP, OpKind.NORMAL)

@@ -19,7 +19,8 @@ from genodsl.compile import build
 from genodsl.errors import GenoError
 from genodsl.lang.ir import NetworkSettings, Network
 from genodsl.lang.loader import builtin_dir, loads
-from genodsl.lang.parse import grammar_text, parse
+from genodsl.lang.grammar import grammar_text
+from genodsl.lang.parse import parse
 from genodsl.lang.printer import format_module, program_to_module
 
 from geno_strategies import corrupt, genotype, names, programs

@@ -6,7 +6,8 @@ import pytest
 
 from genodsl.lang import ast
 from genodsl.errors import GenoSyntaxError
-from genodsl.lang.parse import SYNTAX_CATALOGUE, parse
+from genodsl.lang.parse import parse
+from genodsl.lang.syntax_errors import SYNTAX_CATALOGUE
 
 EXAMPLES = [(label, ex) for label, exs in SYNTAX_CATALOGUE.items() for ex in exs]
 
