@@ -15,8 +15,9 @@ Defaults (NAS-Unet paper + reference search config, see ``shared/reference.md``)
   always train for most of the epochs asked for (the paper says "from the start": set 0).  The
   supernet's weights are random at first, and alpha steps on random weights favour
   parameter-free ops (pools, identity), which is DARTS' best-known failure mode.
-* collapse remedies (``regularizer``, ``aux_skip``) and the eigenvalue monitor are off by
-  default; ``docs/search.md`` gives their papers and defaults.
+* collapse remedies: β-DARTS regularisation is on by default (``regularizer: beta``; ``none``
+  is the paper's plain DARTS); DARTS-' auxiliary skip and the eigenvalue monitor are off;
+  ``docs/search.md`` gives their papers, defaults and the fidelity runs behind the choice.
 * the normal-op alphas are shared by the down and up cells (the reference does).
 """
 
@@ -103,7 +104,8 @@ class SearchConfig(Section):
     alphas: AlphaOptimConfig = AlphaOptimConfig()
     cost: CostConfig = CostConfig()
     # -- collapse remedies and monitors (docs/search.md) -----------------------------------------
-    regularizer: Regularizer = Field(Regularizer.NONE, description="beta: β-DARTS regularisation")
+    regularizer: Regularizer = Field(
+        Regularizer.BETA, description="beta: β-DARTS regularisation (default); none: plain DARTS")
     beta_lambda: float = Field(
         50.0, ge=0, description="β-DARTS: λ rises linearly from 0 at the first epoch to this at "
                                 "the 100th (the authors' ramp; it keeps rising on longer searches)")

@@ -41,7 +41,7 @@ def test_beta_loss_gradient_is_softmax_over_rows() -> None:
 
 @pytest.mark.parametrize("name", ["darts", "darts2"])
 def test_beta_darts_adds_lambda_softmax_to_the_alpha_gradient(program, name) -> None:
-    plain, net = _alpha_grads(program, name, 4)
+    plain, net = _alpha_grads(program, name, 4, regularizer="none")
     reg, _ = _alpha_grads(program, name, 4, regularizer="beta", beta_lambda=3.0)
     rows = sum(t.shape[0] for t in net.alphas.tables.values())
     for p, r, t in zip(plain, reg, net.alphas.tables.values()):
@@ -78,8 +78,9 @@ def test_aux_skip_decays_linearly_and_changes_the_alpha_gradient(program) -> Non
     assert not all(torch.allclose(a, b) for a, b in zip(plain, skip))
 
 
-def test_remedies_off_change_nothing(program) -> None:
+def test_beta_darts_is_the_default_and_none_turns_it_off(program) -> None:
     net = make_supernet(program)
-    rem = Remedies(tiny_search(), net)
+    assert Remedies(tiny_search(), net).start_epoch(2)["beta_lambda"] == pytest.approx(0.5)
+    rem = Remedies(tiny_search(regularizer="none"), net)
     assert rem.start_epoch(1) == {} and rem.alpha_loss() is None
     assert all(op.aux_skip == 0.0 for _, _, op in net.mixed_ops())
