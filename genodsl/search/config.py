@@ -123,6 +123,12 @@ class SearchConfig(Section):
     eigen_threshold: float = Field(
         0.75, gt=0, lt=1, description="stop when mean λ(i−k) / mean λ(i) falls below this")
     # -- outputs that do not change the result ------------------------------------------------
+    compile: bool = resumable(
+        False, description="torch.compile the supernet (the first steps compile; the compiled "
+                           "graphs are cached for later runs)")
+    recompute: bool = resumable(
+        False, description="recompute each mixed edge's candidate outputs in backward instead "
+                           "of keeping them (ProxylessNAS' memory trick; more time)")
     tensorboard: bool = resumable(False, description="also write TensorBoard scalars")
     plots: bool = resumable(True, description="alpha evolution PNGs and cell renders at the end")
     select_epochs: int = resumable(

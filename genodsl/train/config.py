@@ -53,6 +53,13 @@ class TrainConfig(Section):
     tensorboard: bool = resumable(False, description="also write TensorBoard scalars")
     log_every: int = resumable(10, ge=0, description="per-step log lines every N steps; "
                                                      "0: none")
+    # -- speed and memory: the same result, computed differently --------------------------------
+    compile: bool = resumable(
+        False, description="torch.compile the model (CPU and CUDA; the first steps compile, "
+                           "the compiled graphs are cached for later runs)")
+    recompute: bool = resumable(
+        False, description="recompute each cell's activations in backward instead of keeping "
+                           "them (less memory, more time)")
 
     @model_validator(mode="after")
     def _weights_need_a_weighted_loss(self) -> "TrainConfig":
