@@ -77,8 +77,8 @@ class ConvNorm(nn.Sequential):
         if depthwise:
             layers.append(CONV[dims](channels, channels, 1, bias=False))
         layers.append(group_norm(channels))
-        if relu:
-            layers.append(nn.ReLU(inplace=False))
+        if relu:  # in place: GroupNorm's backward reads its input, never its output
+            layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)
 
 

@@ -1,6 +1,7 @@
 """Mixed-op sums and activation recomputation: same values and gradients, less kept for backward.
 
-Tiny sizes (C=4, depth 1, 16×16, batch 2, CPU, one thread).  The reference for every check is
+Tiny sizes (C=4, depth 1, 16×16, batch 2, CPU, one thread), in float64 so that a change in the
+order of additions stays far below the tolerance.  The reference for every check is
 the plain formula: a mixed edge is ``Σ_i w_i · op_i(x)`` over all its candidates (``none``
 included), a node the stacked sum of its edges.
 """
@@ -40,15 +41,18 @@ network tiny_net {
   depth       = 2
 }
 '''
-TOL = dict(rtol=1e-4, atol=1e-6)
+TOL = dict(rtol=1e-9, atol=1e-12)
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
+def _one_thread_float64():
+    threads, dtype = torch.get_num_threads(), torch.get_default_dtype()
     torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float64)
+    torch.manual_seed(0)
     yield
     torch.set_num_threads(threads)
+    torch.set_default_dtype(dtype)
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +258,19 @@ def test_discrete_recompute_only_while_training_with_grad(program) -> None:
     net.down_cells[0].pre1.register_forward_hook(lambda *a: runs.append(1))
     net(x).sum().backward()  # eval: no checkpoint, one run per cell
     assert runs == [1]
+
+
+def test_recomputation_runs_under_the_forwards_autocast(program) -> None:
+    torch.set_default_dtype(torch.float32)
+    net = _supernet(program)
+    set_recompute(net, True)
+    op = next(o for _, k, o in net.mixed_ops() if k == "n2__n3")
+    conv = next(m for m in op.modules() if isinstance(m, torch.nn.Conv2d))
+    dtypes = []
+    conv.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    x = torch.randn(2, 1, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(x)
+    out.float().mean().backward()
+    assert dtypes == [torch.bfloat16] * 2  # forward, and again in backward
+    assert all(p.grad is not None for p in conv.parameters())
