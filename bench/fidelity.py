@@ -7,12 +7,15 @@ Every step goes through the command line (``python -m genodsl ...``), as a user 
 
 1. ``search`` the NAS-Unet space (a supernet of the budget's C and depth) on the training cases
    (``--seeds N``: N searches, the best by a short training kept; ``genodsl search --seeds``);
-2. ``train`` with identical epochs, data, split, size, seed and optimiser (Adam, cosine, Dice):
-   the searched genotype, the published ``NASUNET`` genotype at the same C and depth, the
-   ``unet_small`` baseline, and the 31M ``unet`` when the budget allows (on a GPU);
+2. ``train`` with identical epochs, data, split, size and optimiser (Adam, cosine, Dice):
+   the searched genotype and the published ``NASUNET`` genotype (both at the budget's training
+   C and the search's depth), the ``unet_small`` baseline, and the 31M ``unet`` when the budget
+   allows (on a GPU).  The same tuning effort for every model: each tries the budget's learning
+   rates at the first seed, keeps its best and trains it again at the other seeds;
 3. ``evaluate`` every run on the same validation cases (its split.json; checked equal);
-4. one table (DSC, per-class DSC, HD95, params, FLOPs, train s/epoch, search s) as Markdown
-   (``fidelity.md``) and JSON (``fidelity.json``).
+4. one table (lr tried, DSC mean and per seed, per-class DSC, HD95, params, FLOPs, train
+   s/epoch, search s) as Markdown (``fidelity.md``) and JSON (``fidelity.json``).  The lr and
+   the best epoch are chosen on the validation cases, alike for every model.
 
 The search never sees the validation cases: for an ``images/`` + ``masks/`` folder it runs on
 a folder of links to the training cases (the split of the first training run); for other
@@ -42,31 +45,35 @@ DONE = ("completed", "stopped_early")
 @dataclass(frozen=True)
 class Budget:
     size: int             # images resized to size × size
-    C: int                # channels of the supernet and of every NAS-Unet trained
+    C: int                # channels of the supernet
     depth: int
-    search_epochs: int
+    search_epochs: int    # the warm-up is genodsl's default: min(10, epochs // 5)
     search_steps: int     # weight (and alpha) steps per search epoch
     search_batch: int
-    warmup: int           # search epochs with frozen alphas
     alpha_lr: float       # a short search needs more than the paper's 3e-4 to decide anything
     select_epochs: int    # --seeds: training epochs of each candidate genotype
+    train_C: int          # channels of every NAS-Unet trained (searched and published)
     train_epochs: int
     train_batch: int
-    lr: float             # Adam, cosine to 0, for every model (see the README on the baselines)
+    lrs: tuple[float, ...]  # Adam, cosine to 0: every model tries each (seed 0), keeps its best
+    train_seeds: int      # training seeds per model at its chosen lr; the table gives the mean
     big_unet: str         # "never", "gpu" (only when CUDA is present) or "always"
 
 
 BUDGETS: dict[str, Budget] = {
     # a smoke run: every step end to end in a few minutes on 2 CPU cores
     "quick": Budget(size=64, C=8, depth=3, search_epochs=2, search_steps=4, search_batch=4,
-                    warmup=0, alpha_lr=3e-3, select_epochs=1, train_epochs=3, train_batch=4,
-                    lr=1e-3, big_unet="never"),
-    # about 30 minutes per dataset on 2 free CPU cores (30-120 images), sized from the quick
-    # run's ~4 s per search step at 64² (a DARTS step at 96², C 8, depth 4 costs ~3x that):
-    # search ~10 min, each NAS-Unet ~4 min, unet_small ~6 min; on a GPU add the 31M U-Net
+                    alpha_lr=3e-3, select_epochs=1, train_C=8, train_epochs=3, train_batch=4,
+                    lrs=(1e-3,), train_seeds=1, big_unet="never"),
+    # about 30 minutes per dataset on 2 free CPU cores (30-120 images at 96²: a NAS-Unet at
+    # C 32 takes ~5 s per epoch of 96 images, unet_small ~3 s): the search at C 8 (as DARTS,
+    # search narrow and train wide), then every model tries two learning rates and trains a
+    # second seed at its best; the trained NAS-Unets stay under 25% of unet_small's weights.
+    # On a GPU it runs unchanged and adds the 31M U-Net.
     "standard": Budget(size=96, C=8, depth=4, search_epochs=10, search_steps=6,
-                       search_batch=4, warmup=2, alpha_lr=3e-3, select_epochs=3,
-                       train_epochs=30, train_batch=8, lr=1e-3, big_unet="gpu"),
+                       search_batch=4, alpha_lr=3e-3, select_epochs=3, train_C=32,
+                       train_epochs=40, train_batch=8, lrs=(1e-3, 3e-3), train_seeds=2,
+                       big_unet="gpu"),
 }
 
 
@@ -104,33 +111,52 @@ def search_step(out: Path, data: str, b: Budget, seeds: int, seed: int,
             "--epochs", str(b.search_epochs), "--steps-per-epoch", str(b.search_steps),
             "--batch-size", str(b.search_batch), "--size", str(b.size), "--seed", str(seed),
             "--no-progress", "--out", str(run),
-            "--set", f"search.warmup_epochs={b.warmup}", "--set", f"search.alphas.lr={b.alpha_lr}",
-            "--set", "search.patience=null", *extra]
+            "--set", f"search.alphas.lr={b.alpha_lr}", "--set", "search.patience=null", *extra]
     if seeds > 1:
         argv += ["--seeds", str(seeds), "--set", f"search.select_epochs={b.select_epochs}",
-                 "--set", f"train.lr={b.lr}",
+                 "--set", f"train.lr={b.lrs[0]}",
                  "--set", f"train.batch_size={b.train_batch}"]
     return Step("search", run, tuple(argv), ("search", "--resume", "--out", str(run),
                                              "--no-progress"))
 
 
-def train_steps(out: Path, data: str, b: Budget, names: Sequence[str], seed: int,
-                extra: Sequence[str], searched_network: str = "fidelity_search_derived"
-                ) -> list[Step]:
-    common = ["--data", data, "--epochs", str(b.train_epochs), "--batch-size", str(b.train_batch),
-              "--size", str(b.size), "--seed", str(seed), "--no-progress",
-              "--set", f"train.lr={b.lr}", *extra]
+def train_step(out: Path, data: str, b: Budget, name: str, lr: float, seed: int,
+               extra: Sequence[str], searched_network: str = "fidelity_search_derived") -> Step:
+    """One training run of ``name`` at ``lr`` and ``seed`` (NAS-Unets at the budget's train_C)."""
     model_args = {"searched": [str(out / "search" / "genotype.geno"), "--network",
-                               searched_network],
-                  "nasunet": [str(out / "published.geno"), "--network", "fidelity_nasunet"],
+                               searched_network, "--set", f"model.C={b.train_C}"],
+                  "nasunet": [str(out / "published.geno"), "--network", "fidelity_nasunet",
+                              "--set", f"model.C={b.train_C}"],
                   "unet_small": ["--baseline", "unet_small"], "unet": ["--baseline", "unet"]}
-    steps = []
-    for name in names:
-        run = out / name
-        steps.append(Step(f"train:{name}", run,
-                          ("train", *model_args[name], *common, "--out", str(run)),
-                          ("train", "--resume", "--out", str(run), "--no-progress")))
-    return steps
+    run = out / name / f"lr{lr:g}_seed{seed}"
+    argv = ("train", *model_args[name], "--data", data, "--epochs", str(b.train_epochs),
+            "--batch-size", str(b.train_batch), "--size", str(b.size), "--seed", str(seed),
+            "--no-progress", "--set", f"train.lr={lr}", *extra, "--out", str(run))
+    return Step(f"train:{name}:lr{lr:g}:seed{seed}", run, argv,
+                ("train", "--resume", "--out", str(run), "--no-progress"))
+
+
+def train_and_evaluate(step: Step, log: dict[str, Any]) -> float:
+    """Train (or resume, or skip a finished run), evaluate; the validation DSC."""
+    run_step(step, log)
+    run_step(evaluate_step(step.run), log)
+    return float((_json(step.run / "eval" / "metrics.json") or {}).get("dsc") or 0.0)
+
+
+def tune_and_repeat(out: Path, data: str, b: Budget, name: str, seed: int,
+                    extra: Sequence[str], log: dict[str, Any]) -> dict[str, Any]:
+    """The same tuning effort for every model: each lr at the first seed, the best lr kept
+    (validation DSC) and trained again at the other seeds."""
+    sweep = {lr: train_and_evaluate(train_step(out, data, b, name, lr, seed, extra), log)
+             for lr in b.lrs}
+    best = max(sweep, key=lambda lr: sweep[lr])
+    runs = [train_step(out, data, b, name, best, seed, extra).run]
+    for k in range(1, b.train_seeds):
+        step = train_step(out, data, b, name, best, seed + k, extra)
+        train_and_evaluate(step, log)
+        runs.append(step.run)
+    return {"lr": best, "sweep": {f"{lr:g}": round(d, 4) for lr, d in sweep.items()},
+            "runs": runs}
 
 
 def evaluate_step(run: Path) -> Step:
@@ -185,15 +211,28 @@ def search_seconds(search: Path) -> float | None:
     return round(total, 1) if total else None
 
 
-def row(name: str, run: Path, search_s: float | None) -> dict[str, Any]:
-    train = _json(run / "summary.json") or {}
-    ev = _json(run / "eval" / "metrics.json") or {}
-    return {"model": name, "dsc": ev.get("dsc"), "dsc_per_class": ev.get("dsc_per_class"),
-            "hd95": ev.get("hd95"), "unit": ev.get("unit"), "cases": ev.get("cases"),
-            "params": train.get("params"), "flops": train.get("flops"),
-            "train_s_per_epoch": train.get("time_per_epoch_s"),
-            "epochs": train.get("epochs_completed"),
-            "search_s": search_s if name == "searched" else None}
+def _mean(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def row(name: str, tuned: dict[str, Any], search_s: float | None) -> dict[str, Any]:
+    """One model: the mean over its training seeds at its chosen lr."""
+    trains = [_json(r / "summary.json") or {} for r in tuned["runs"]]
+    evals = [_json(r / "eval" / "metrics.json") or {} for r in tuned["runs"]]
+    classes = list((evals[0].get("dsc_per_class") or {}).keys())
+    return {"model": name, "lr": tuned["lr"], "lr_sweep_dsc": tuned["sweep"],
+            "dsc": _mean([e.get("dsc") for e in evals]),
+            "dsc_seeds": [e.get("dsc") for e in evals],
+            "dsc_per_class": {c: _mean([(e.get("dsc_per_class") or {}).get(c) for e in evals])
+                              for c in classes},
+            "hd95": _mean([e.get("hd95") for e in evals]), "unit": evals[0].get("unit"),
+            "cases": evals[0].get("cases"), "params": trains[0].get("params"),
+            "flops": trains[0].get("flops"),
+            "train_s_per_epoch": _mean([t.get("time_per_epoch_s") for t in trains]),
+            "epochs": trains[0].get("epochs_completed"),
+            "search_s": search_s if name == "searched" else None,
+            "runs": [str(r) for r in tuned["runs"]]}
 
 
 def _si(v: float | None) -> str:
@@ -210,13 +249,17 @@ def _f(v: float | None, fmt: str) -> str:
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
-    lines = ["| model | DSC | DSC per class | HD95 | params | FLOPs | train s/epoch | search s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| model | lr (DSC of each tried) | DSC, mean (each seed) | DSC per class | HD95 "
+             "| params | FLOPs | train s/epoch | search s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         per = " / ".join(f"{k}: {_f(v, '.3f')}" for k, v in (r["dsc_per_class"] or {}).items())
         hd = _f(r["hd95"], ".2f") + (f" {r['unit']}" if r["hd95"] is not None and r["unit"]
                                      else "")
-        lines.append(f"| {r['model']} | {_f(r['dsc'], '.4f')} | {per or '—'} | {hd} | "
+        tried = ", ".join(f"{lr}: {d:.3f}" for lr, d in r["lr_sweep_dsc"].items())
+        seeds = ", ".join(_f(d, ".3f") for d in r["dsc_seeds"])
+        lines.append(f"| {r['model']} | {r['lr']:g} ({tried}) | {_f(r['dsc'], '.4f')} ({seeds}) "
+                     f"| {per or '—'} | {hd} | "
                      f"{_si(r['params'])} | {_si(r['flops'])} | "
                      f"{_f(r['train_s_per_epoch'], '.1f')} | {_f(r['search_s'], '.0f')} |")
     return "\n".join(lines) + "\n"
@@ -268,9 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log: dict[str, Any] = {}
     t0 = time.perf_counter()
     # the baseline trains first: its split.json fixes the validation cases the search never sees
-    first, *rest = train_steps(out, str(data), b, ["unet_small", *[n for n in names
-                                                                   if n != "unet_small"]],
-                               args.seed, extra)
+    first = train_step(out, str(data), b, "unet_small", b.lrs[0], args.seed, extra)
     run_step(first, log)
     split = _json(first.run / "split.json") or {}
     search_data = out / "search_data"
@@ -278,20 +319,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     search = search_step(out, str(search_data if clean else data), b, args.seeds, args.seed,
                          extra)
     run_step(search, log)
-    for step in rest:
-        run_step(step, log)
-    runs = {n: out / n for n in names}
-    vals = {n: tuple((_json(r / "split.json") or {}).get("val", ())) for n, r in runs.items()}
+    tuned = {n: tune_and_repeat(out, str(data), b, n, args.seed, extra, log) for n in names}
+    runs = [r for t in tuned.values() for r in t["runs"]]
+    vals = {str(r): tuple((_json(r / "split.json") or {}).get("val", ())) for r in runs}
     if len(set(vals.values())) != 1:
         raise SystemExit(f"the runs validate on different cases: {vals}")
-    for r in runs.values():
-        run_step(evaluate_step(r), log)
     s_search = search_seconds(out / "search")
-    rows = [row(n, r, s_search) for n, r in runs.items()]
+    rows = [row(n, t, s_search) for n, t in tuned.items()]
     table = markdown(rows)
     result = {"data": str(data), "budget": args.budget, "settings": asdict(b),
               "seeds": args.seeds, "seed": args.seed, "models": names,
-              "validation_cases": list(vals[names[0]]), "search_saw_validation": not clean,
+              "validation_cases": list(vals[str(runs[0])]), "search_saw_validation": not clean,
               "rows": rows, "step_seconds": log,
               "this_invocation_s": round(time.perf_counter() - t0, 1),
               "threads": torch.get_num_threads(), "cpus": os.cpu_count(),

@@ -27,18 +27,38 @@ def test_the_generated_files_place_the_budgets_c_and_depth() -> None:
 
 
 def test_every_model_trains_with_identical_settings(tmp_path) -> None:
-    b = fidelity.BUDGETS["quick"]
-    names = fidelity.models(b, gpu=False)
+    b = fidelity.BUDGETS["standard"]
+    names = fidelity.models(fidelity.BUDGETS["quick"], gpu=False)
     assert names == ["searched", "nasunet", "unet_small"]
-    assert "unet" in fidelity.models(fidelity.BUDGETS["standard"], gpu=True)
-    steps = fidelity.train_steps(tmp_path, "DATA", b, names, 3, ["--set", "k=v"])
+    assert "unet" in fidelity.models(b, gpu=True)
+    steps = [fidelity.train_step(tmp_path, "DATA", b, n, 1e-3, 3, ["--set", "k=v"])
+             for n in names]
     tails = set()
     for step in steps:
         argv = list(step.argv)
-        tails.add(tuple(argv[argv.index("--data"):]) [:-2])  # all but --out RUN
-        assert argv[-2:] == ["--out", str(tmp_path / step.name.split(":")[1])]
+        tails.add(tuple(argv[argv.index("--data"):])[:-2])  # all but --out RUN
+        assert argv[-2:] == ["--out", str(tmp_path / step.name.split(":")[1] / "lr0.001_seed3")]
     assert len(tails) == 1
-    assert {"--epochs", str(b.train_epochs), "--seed", "3", "k=v"} <= set(next(iter(tails)))
+    assert {"--epochs", str(b.train_epochs), "--seed", "3", "k=v", "train.lr=0.001"} \
+        <= set(next(iter(tails)))
+    nas = [s for s in steps if "unet_small" not in s.name]
+    assert all(f"model.C={b.train_C}" in s.argv for s in nas)  # searched and published alike
+    assert not any(a.startswith("model.C") for a in steps[-1].argv)
+
+
+def test_each_model_tries_every_lr_and_repeats_its_best(tmp_path, monkeypatch) -> None:
+    b = fidelity.BUDGETS["standard"]
+    scores = {"lr0.001_seed0": 0.70, "lr0.003_seed0": 0.80, "lr0.003_seed1": 0.78}
+    done: list[str] = []
+
+    def fake(step, log):
+        done.append(step.run.name)
+        return scores[step.run.name]
+    monkeypatch.setattr(fidelity, "train_and_evaluate", fake)
+    tuned = fidelity.tune_and_repeat(tmp_path, "D", b, "nasunet", 0, [], {})
+    assert done == ["lr0.001_seed0", "lr0.003_seed0", "lr0.003_seed1"]
+    assert tuned["lr"] == 3e-3 and tuned["sweep"] == {"0.001": 0.7, "0.003": 0.8}
+    assert [r.name for r in tuned["runs"]] == ["lr0.003_seed0", "lr0.003_seed1"]
 
 
 def test_search_with_seeds_asks_for_a_selection(tmp_path) -> None:
@@ -51,7 +71,7 @@ def test_search_with_seeds_asks_for_a_selection(tmp_path) -> None:
 
 
 def test_finished_steps_are_skipped_and_interrupted_ones_resumed(tmp_path) -> None:
-    step = fidelity.train_steps(tmp_path, "D", fidelity.BUDGETS["quick"], ["nasunet"], 0, [])[0]
+    step = fidelity.train_step(tmp_path, "D", fidelity.BUDGETS["quick"], "nasunet", 1e-3, 0, [])
     assert fidelity.state(step) == "start"
     (step.run / "checkpoints").mkdir(parents=True)
     (step.run / "checkpoints" / "last.pt").write_bytes(b"")
@@ -70,20 +90,26 @@ def test_finished_steps_are_skipped_and_interrupted_ones_resumed(tmp_path) -> No
 
 
 def test_rows_and_table_come_from_the_run_files(tmp_path) -> None:
-    run = tmp_path / "searched"
-    (run / "eval").mkdir(parents=True)
-    (run / "summary.json").write_text(json.dumps(
-        {"status": "completed", "params": 123456, "flops": 2.5e9, "time_per_epoch_s": 4.25,
-         "epochs_completed": 3}))
-    (run / "eval" / "metrics.json").write_text(json.dumps(
-        {"dsc": 0.91, "dsc_per_class": {"0": 0.7, "1": 0.91}, "hd95": 3.5, "unit": "px",
-         "cases": 6}))
-    r = fidelity.row("searched", run, 12.0)
-    assert (r["dsc"], r["hd95"], r["params"], r["search_s"]) == (0.91, 3.5, 123456, 12.0)
-    assert fidelity.row("unet_small", run, 12.0)["search_s"] is None
+    runs = []
+    for seed, (dsc, hd) in enumerate(((0.91, 3.5), (0.89, 4.5))):
+        run = tmp_path / "searched" / f"lr0.001_seed{seed}"
+        (run / "eval").mkdir(parents=True)
+        (run / "summary.json").write_text(json.dumps(
+            {"status": "completed", "params": 123456, "flops": 2.5e9,
+             "time_per_epoch_s": 4.0 + seed, "epochs_completed": 3}), encoding="utf-8")
+        (run / "eval" / "metrics.json").write_text(json.dumps(
+            {"dsc": dsc, "dsc_per_class": {"0": 0.7, "1": dsc}, "hd95": hd, "unit": "px",
+             "cases": 6}), encoding="utf-8")
+        runs.append(run)
+    tuned = {"lr": 1e-3, "sweep": {"0.001": 0.91, "0.003": 0.5}, "runs": runs}
+    r = fidelity.row("searched", tuned, 12.0)
+    assert r["dsc"] == pytest.approx(0.90) and r["hd95"] == pytest.approx(4.0)
+    assert r["dsc_seeds"] == [0.91, 0.89] and r["dsc_per_class"]["1"] == pytest.approx(0.90)
+    assert (r["params"], r["search_s"], r["train_s_per_epoch"]) == (123456, 12.0, 4.5)
+    assert fidelity.row("unet_small", tuned, 12.0)["search_s"] is None
     table = fidelity.markdown([r])
-    assert "| searched | 0.9100 | 0: 0.700 / 1: 0.910 | 3.50 px | 123.46k | 2.50G | 4.2 | 12 |" \
-        in table
+    assert ("| searched | 0.001 (0.001: 0.910, 0.003: 0.500) | 0.9000 (0.910, 0.890) | "
+            "0: 0.700 / 1: 0.900 | 4.00 px | 123.46k | 2.50G | 4.5 | 12 |") in table
 
 
 def test_the_search_sees_only_training_cases(tmp_path) -> None:
@@ -102,4 +128,5 @@ def test_the_search_sees_only_training_cases(tmp_path) -> None:
 @pytest.mark.parametrize("name", sorted(fidelity.BUDGETS))
 def test_budgets_are_sane(name: str) -> None:
     b = fidelity.BUDGETS[name]
-    assert b.size % 2 ** b.depth == 0 and b.warmup < b.search_epochs
+    assert b.size % 2 ** b.depth == 0 and b.lrs and b.train_seeds >= 1
+    assert min(10, b.search_epochs // 5) < b.search_epochs  # genodsl's default warm-up

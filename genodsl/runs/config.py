@@ -32,7 +32,8 @@ Kind = Literal["train", "search"]
 
 
 class ModelConfig(Section):
-    """Which model a run builds; ``classes`` and ``in_channels`` override the network's."""
+    """Which model a run builds; ``classes``, ``in_channels``, ``C`` and ``depth`` override the
+    network's (train a searched genotype wider than its supernet: ``--set model.C=32``)."""
 
     file: str | None = Field(None, description="the .geno file (a genotype for train, a "
                                                "search space for search)")
@@ -44,6 +45,9 @@ class ModelConfig(Section):
                                                         "network's, or the data's)")
     in_channels: int | None = Field(None, ge=1, description="input channels (default: the "
                                                             "network's, or the data's)")
+    C: int | None = Field(None, ge=1, description="channels of the first cell (default: the "
+                                                 "network's); checked like the file's")
+    depth: int | None = Field(None, ge=1, description="down cells (default: the network's)")
 
     @model_validator(mode="after")
     def _one_model(self) -> "ModelConfig":
@@ -51,11 +55,13 @@ class ModelConfig(Section):
             raise ValueError("give a .geno file or a baseline, not both")
         if self.baseline is not None and self.network is not None:
             raise ValueError("network names a network of a .geno file, not of a baseline")
+        if self.baseline is not None and (self.C is not None or self.depth is not None):
+            raise ValueError("C and depth set a .geno network's size, not a baseline's")
         return self
 
     def overrides(self) -> dict[str, int]:
         """The network settings this section overrides (``{"classes": 3}``)."""
-        return {k: v for k in ("classes", "in_channels")
+        return {k: v for k in ("classes", "in_channels", "C", "depth")
                 if (v := getattr(self, k)) is not None}
 
 

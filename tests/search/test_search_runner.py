@@ -124,3 +124,15 @@ def test_model_classes_override_builds_the_network_for_the_data(space_file, tmp_
     res = run_search(job)
     model = build(load(res.genotype_file), "tiny_derived")
     assert model(torch.randn(1, 1, 16, 16)).shape == (1, 3, 16, 16)
+
+
+def test_model_c_and_depth_overrides_resize_a_network(space_file) -> None:
+    from genodsl.runs.config import ModelConfig
+    from genodsl.runs.model import load_network
+
+    program, name = load_network(ModelConfig(file=str(space_file), network="tiny", C=6,
+                                             depth=1))
+    settings = program.network(name).settings
+    assert (settings.C, settings.depth) == (6, 1)
+    with pytest.raises(ValueError, match="not a baseline's"):
+        ModelConfig(baseline="unet_small", C=8)
