@@ -117,11 +117,12 @@ def test_op_arguments_in_labels():
 
 @pytest.mark.parametrize("ctype", list(CellType))
 def test_search_cell_draws_every_edge(space, ctype):
-    cell = space.spaces["NASUNET_SPACE"].cells[ctype]
+    cell = space.spaces["NASUNET_NORMAL_SPACE"].cells[ctype]
     m = len(cell.nodes)
     es = [a for a in edges(render_cell(cell, "space")).values() if "label" in a]
     assert len(es) == 2 * m + m * (m - 1) // 2
-    expected = {"Down", "Normal"} if ctype is CellType.DOWN else {"Up", "Normal"}
+    expected = {CellType.DOWN: {"Down", "Normal"}, CellType.UP: {"Up", "Normal"},
+                CellType.NORMAL: {"Normal"}}[ctype]
     assert {a["label"] for a in es} == expected
 
 

@@ -10,6 +10,14 @@ candidate list, so column ``i`` always means candidate ``i``:
   ``n2 → n3`` of the down cell and of the up cell read the same row; otherwise
   ``down_normal`` and ``up_normal``, one per cell type.
 
+* ``normal_cell``: the edges of the normal cell, when the space declares one (its own table,
+  never shared with the down and up cells' edges).
+
+Strategies pass two weight maps, the down cells' and the up cells': the normal cell's edges
+ride in the down map under ``normal.SRC__DST`` keys (:data:`NORMAL_KEY`; no state name has a
+dot), and :meth:`AlphaSet.edges_of` / :meth:`AlphaSet.where` answer for those keys too, so a
+strategy that fills the down map from ``edges_of(CellType.DOWN)`` covers the normal cell.
+
 Every row belongs to exactly one edge position (the reference allocates rows for every edge
 in every table and leaves most unused).  Edges whose candidate lists differ never share a
 table: a table with other candidates gets a numbered name (``normal_2``).
@@ -18,6 +26,7 @@ table: a table with other candidates gets a numbered name (``normal_2``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -27,6 +36,21 @@ from ..ops.registry import OpKind, get_op
 
 EdgeId = tuple[CellType, str]  # (cell type, edge key "src__dst")
 Position = tuple[int, int]     # (source state index, node index), the paper's numbering
+NORMAL_KEY = "normal."         # the prefix of a normal-cell edge in the down weight map
+
+
+def normal_weights(down: Mapping[str, object] | None) -> dict[str, object] | None:
+    """The normal cell's weights (edge key → weights) out of a down weight map."""
+    if down is None:
+        return None
+    return {k[len(NORMAL_KEY):]: v for k, v in down.items() if k.startswith(NORMAL_KEY)}
+
+
+def _edge_id(cell: CellType, key: str) -> EdgeId:
+    """A normal-cell edge asked for through the down map is the normal cell's."""
+    if cell is CellType.DOWN and key.startswith(NORMAL_KEY):
+        return CellType.NORMAL, key[len(NORMAL_KEY):]
+    return cell, key
 
 
 @dataclass(frozen=True)
@@ -56,11 +80,13 @@ class AlphaSet(nn.Module):
         super().__init__()
         groups: dict[tuple[str, tuple[OpCall, ...]], list[tuple[Position, EdgeId]]] = {}
         role_of: dict[tuple[str, tuple[OpCall, ...]], OpKind] = {}
-        for ctype in (CellType.DOWN, CellType.UP):
+        for ctype in (t for t in CellType if t in space.cells):
             cell = space.cells[ctype]
             for src, dst, edge in cell.op_edges():
                 scope = edge.role.value
-                if edge.role is OpKind.NORMAL and not share_normal:
+                if ctype is CellType.NORMAL:
+                    scope = "normal_cell"
+                elif edge.role is OpKind.NORMAL and not share_normal:
                     scope = f"{ctype.value}_normal"
                 key = (scope, edge.ops)
                 pos = (cell.state(src).index, cell.state(dst).index)
@@ -88,10 +114,20 @@ class AlphaSet(nn.Module):
 
     def where(self, cell: CellType, key: str) -> tuple[str, int]:
         """The (table, row) that the edge ``key`` of a ``cell``-type cell reads."""
-        return self._where[(cell, key)]
+        return self._where[_edge_id(cell, key)]
+
+    @property
+    def cell_types(self) -> tuple[CellType, ...]:
+        """The cell types with alphas: down, up and, when the network places one, normal."""
+        return tuple(t for t in CellType if any(c is t for c, _ in self._where))
 
     def edges_of(self, cell: CellType) -> list[str]:
-        return [k for (c, k) in self._where if c is cell]
+        """The keys of ``cell``'s edges in its weight map (the down map: with the normal
+        cell's, prefixed)."""
+        keys = [k for (c, k) in self._where if c is cell]
+        if cell is CellType.DOWN:
+            keys += [NORMAL_KEY + k for (c, k) in self._where if c is CellType.NORMAL]
+        return keys
 
     def probs(self) -> dict[str, torch.Tensor]:
         """Softmax over each row's candidates (differentiable)."""
@@ -105,6 +141,8 @@ class AlphaSet(nn.Module):
             probs = {k: v.detach() for k, v in probs.items()}
         out: dict[CellType, dict[str, torch.Tensor]] = {CellType.DOWN: {}, CellType.UP: {}}
         for (cell, key), (name, row) in self._where.items():
+            if cell is CellType.NORMAL:  # rides in the down map
+                cell, key = CellType.DOWN, NORMAL_KEY + key
             out[cell][key] = probs[name][row]
         return out[CellType.DOWN], out[CellType.UP]
 

@@ -6,6 +6,9 @@ alphas live in :attr:`Supernet.alphas` (an :class:`AlphaSet`), apart from the we
 :attr:`Supernet.net`: :meth:`weight_parameters` and :meth:`alpha_parameters` are the two
 parameter groups, each with its own optimizer in a search.
 
+A space's ``cell normal`` (optional) is searched like the others, with its own alpha table;
+the network places it where ``full_res_cells`` and ``cells_per_level`` say.
+
 Stems are M·C wide by default (the reference's search supernet), M = nodes per cell: the
 stage plan (:func:`genodsl.lang.plan.stage_plan`) says so.
 """
@@ -18,6 +21,7 @@ import torch
 from torch import nn
 
 from ..lang.ir import NetworkSettings, CellType, OpEdge, SearchSpace
+from ..lang.plan import placed_cells
 from .alphas import AlphaSet
 from .mixed import MixedOp, PathSample
 from .network import NasUnet
@@ -37,7 +41,7 @@ class Supernet(nn.Module):
                  share_normal_alphas: bool = True, alpha_init_std: float = 1e-3):
         super().__init__()
         self.settings = settings
-        self.space = space
+        self.space = space = placed_cells(settings, space)  # a normal cell only if placed
         self.net = NasUnet(settings, space, mixed_edge)
         self.alphas = AlphaSet(space, share_normal_alphas, alpha_init_std)
 
@@ -50,7 +54,8 @@ class Supernet(nn.Module):
     def mixed_ops(self) -> Iterator[tuple[CellType, str, MixedOp]]:
         """Every mixed op of every cell, with its cell type and edge key."""
         for cells, ctype in ((self.net.down_cells, CellType.DOWN),
-                             (self.net.up_cells, CellType.UP)):
+                             (self.net.up_cells, CellType.UP),
+                             (getattr(self.net, "normal_cells", ()), CellType.NORMAL)):
             for cell in cells:
                 for key, op in cell.edges.items():
                     yield ctype, key, op

@@ -26,8 +26,9 @@ class Name:
     span: Span | None = _span()
 
 
-# A value is a number, a boolean, a quoted string or a bare name (``cells = NASUNET``).
-Value = Union[int, float, bool, str, "Name"]
+# A value is a number, a boolean, a quoted string or a bare name (``cells = NASUNET``); a
+# network entry may also be a bracketed list of values (``widths = [16, 32, 64]``), a tuple.
+Value = Union[int, float, bool, str, "Name", tuple]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterator, Literal
+from typing import Annotated, Iterator, Literal
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +29,10 @@ DEFAULT_KEEP = 2
 class CellType(str, Enum):
     DOWN = "down"
     UP = "up"
+    NORMAL = "normal"  # optional: stride-1 cells a network places with full_res_cells / cells_per_level
+
+
+REQUIRED_CELLS = (CellType.DOWN, CellType.UP)  # every genotype and space has these two
 
 
 class NodeKind(str, Enum):
@@ -203,6 +207,19 @@ class NetworkSettings(BaseModel):
     inplane_stages: int = Field(
         0, ge=0, description="3D only: the first N of the depth + 1 halvings (stem1, down1, …) "
         "halve H and W but keep D (thick slices); the up cells mirror them")
+    widths: tuple[Annotated[int, Field(ge=1)], ...] | None = Field(
+        None, description="node channels per level, depth + 1 values: level 0 (the stems' "
+        "resolutions, H and H/2), then down cell 1 … depth's; the up cells mirror them")
+    growth: int | None = Field(
+        None, ge=1, description="node channels = C × growth^level (level 0: the stems' "
+        "resolutions; level j: down cell j's); growth = 2 doubles them at each down cell")
+    full_res_cells: int = Field(
+        0, ge=0, description="normal cells at full resolution after stem0, before the first "
+        "down cell (the last up cell's skip); needs a normal cell")
+    cells_per_level: Annotated[int, Field(ge=1)] | tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        1, description="cells per level below the stems, one number or depth values: the "
+        "down cell then N − 1 normal cells, mirrored after the up cell (the deepest level: "
+        "encoder only); N > 1 needs a normal cell")
 
 
 @dataclass(eq=True)
@@ -309,8 +326,9 @@ class Program:
 
 
 def edge_role(cell_type: CellType, source_index: int) -> OpKind:
-    """The op kind an edge needs: down cell: inputs down, nodes normal; up cell: s1 up."""
-    if source_index >= 2:
+    """The op kind an edge needs: down cell: inputs down, nodes normal; up cell: s1 up;
+    normal cell: every edge normal."""
+    if source_index >= 2 or cell_type is CellType.NORMAL:
         return OpKind.NORMAL
     if cell_type is CellType.DOWN:
         return OpKind.DOWN

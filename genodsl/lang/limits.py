@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..errors import Diagnostic
-from .ir import CellPair, CellType, Network, OpCall, Program
-from .plan import stage_plan
+from .ir import REQUIRED_CELLS, CellPair, CellType, Network, OpCall, Program
+from .plan import (level_cells, needs_normal_cell, resolution_widths, shape_problems,
+                   stage_plan)
 
 MAX_FILE_BYTES = 1 << 20          # E004: one .geno file (or loads text), in bytes
 MAX_INT_DIGITS = 18               # E006: digits of an integer literal (below 2**63)
@@ -30,6 +31,8 @@ NETWORK_LIMITS = {                # E062: network entries
     "classes": 1024,
     "stem_multiplier": 64,
 }
+MAX_WIDTH = NETWORK_LIMITS["C"]   # E062: node channels of any level (widths, growth)
+MAX_CELLS_PER_LEVEL = 16          # E062: full_res_cells and each cells_per_level count
 MAX_NETWORK_OPS = 10_000          # E062: ops one network builds (edges × candidates × cells)
 MAX_PARAMETERS = 500_000_000      # E062: estimated parameters of one network (2 GB of float32)
 
@@ -71,8 +74,8 @@ def _edge_bound(op: OpCall, c: int, dims: int = 2) -> int:
 
 def estimate_parameters(settings, cells: CellPair) -> int:
     """An upper bound of the parameters of the network, over its stage plan."""
-    if any(t not in cells.cells for t in CellType):
-        return 0  # validate reports the missing cell
+    if not _plannable(settings, cells):
+        return 0  # validate reports why
     plan = stage_plan(settings, cells)
     dims = settings.dims
     total = sum(s.kernel ** dims * s.in_channels * s.out_channels + 2 * s.out_channels
@@ -85,10 +88,37 @@ def estimate_parameters(settings, cells: CellPair) -> int:
     return total + plan.head.in_channels * plan.head.out_channels
 
 
+def _plannable(settings, cells: CellPair) -> bool:
+    """Whether the stage plan can be made (else validate reports what is missing)."""
+    return (all(t in cells.cells for t in REQUIRED_CELLS) and not shape_problems(settings)
+            and (CellType.NORMAL in cells.cells or not needs_normal_cell(settings)))
+
+
+def _shape_limits(net: Network) -> Iterable[Diagnostic]:
+    """The U's entries above their limits: counts of cells per level, widths of levels."""
+    settings = net.settings
+    counts = [("full_res_cells", settings.full_res_cells), *(
+        ("cells_per_level", n) for n in level_cells(settings))]
+    for key, n in counts:
+        if n > MAX_CELLS_PER_LEVEL:
+            yield Diagnostic("E062", f"{key}: {n} cells at one level is above the limit of "
+                             f"{MAX_CELLS_PER_LEVEL}", span=net.entry_span(key),
+                             hint=f"use at most {MAX_CELLS_PER_LEVEL}")
+            break
+    if shape_problems(settings):
+        return
+    widest = max(resolution_widths(settings))
+    if widest > MAX_WIDTH:
+        key = "widths" if settings.widths is not None else "growth" if settings.growth else "C"
+        yield Diagnostic("E062", f"the widest level would have {widest:,} channels per node "
+                         f"(the limit is {MAX_WIDTH:,})", span=net.entry_span(key),
+                         hint="use smaller widths, a smaller growth or a smaller depth")
+
+
 def count_ops(settings, cells: CellPair) -> int:
     """The ops the network builds: every candidate of every edge of every cell."""
-    if any(t not in cells.cells for t in CellType):
-        return 0  # validate reports the missing cell
+    if not _plannable(settings, cells):
+        return 0  # validate reports why
     per_cell = {t: sum(len(e.ops) for _, _, e in c.op_edges()) for t, c in cells.cells.items()}
     return sum(per_cell[stage.type] for stage in stage_plan(settings, cells).cells)
 
@@ -104,6 +134,10 @@ def _check_network(net: Network, program: Program) -> Iterable[Diagnostic]:
             over = True
             yield Diagnostic("E062", f"{key} = {value} is above the limit of {limit}",
                              span=net.entry_span(key), hint=f"{key} is at most {limit}")
+    if not over:
+        shape = list(_shape_limits(net))
+        yield from shape
+        over = bool(shape)
     cells = program.cells_of(settings.cells)
     if over or cells is None:
         return

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from . import ast
 from ..errors import Diagnostic, GenoError, Severity, Span, did_you_mean
 from ..ops.registry import ALIASES, canonical_name
-from .ir import (DEFAULT_KEEP, OUTPUT, Cell, CellType, ConcatEdge, Genotype, Network,
-                 NetworkSettings, NodeKind, OpCall, OpEdge, OpSet, Program, SearchSpace,
-                 StateNode, edge_role)
+from .ir import (DEFAULT_KEEP, OUTPUT, REQUIRED_CELLS, Cell, CellType, ConcatEdge, Genotype,
+                 Network, NetworkSettings, NodeKind, OpCall, OpEdge, OpSet, Program,
+                 SearchSpace, StateNode, edge_role)
 
 
 Named = Union[str, ast.Name]  # a state name; an ast.Name also says where it is written
@@ -113,6 +113,13 @@ def lower_discrete_cell(ctype: CellType,
     return Cell(ctype, g, search=False, span=span)
 
 
+def _plain(value: ast.Value) -> object:
+    """An entry's value as the settings read it: names as text, lists as tuples of those."""
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value.text if isinstance(value, ast.Name) else value
+
+
 class _Builder:
     def __init__(self) -> None:
         self.diags: list[Diagnostic] = []
@@ -163,7 +170,7 @@ class _Builder:
             return CellType(kind.text)
         except ValueError:
             self.err("E017", f"unknown cell type '{kind.text}'", kind.span,
-                     "a cell is 'down' or 'up'")
+                     "a cell is 'down', 'up' or 'normal'")
             return None
 
     def input_names(self, stmts: list[ast.InputStmt], span: Span | None) -> list[ast.Name]:
@@ -207,11 +214,11 @@ class _Builder:
                 first = out[cell.type].span
                 where = f" (first at line {first.line})" if first else ""
                 self.err("E023", f"'{owner.text}' declares its {cell.type.value} cell twice"
-                         f"{where}", decl.kind.span,
-                         "each genotype or space has one down cell and one up cell")
+                         f"{where}", decl.kind.span, "each genotype or space has one down "
+                         "cell, one up cell and at most one normal cell")
                 continue
             out[cell.type] = cell
-        for ctype in CellType:
+        for ctype in REQUIRED_CELLS:
             if ctype not in out and not any(d.kind.text not in {c.value for c in CellType}
                                             for d in decls):
                 self.err("E049", f"'{owner.text}' has no {ctype.value} cell", owner.span,
@@ -304,16 +311,20 @@ class _Builder:
             if e.key.text in values:
                 self.err("E026", f"entry '{e.key.text}' is given twice", e.key.span)
                 continue
-            values[e.key.text] = e.value.text if isinstance(e.value, ast.Name) else e.value
+            values[e.key.text] = _plain(e.value)
         backbone: NetworkSettings | None = None
         net = Network(decl.name.text, None, decl.body, decl.name.span)
         try:
             backbone = NetworkSettings.model_validate(values, strict=True)
         except ValidationError as exc:
+            reported: set[str] = set()
             for problem in exc.errors():
                 key = str(problem["loc"][0]) if problem["loc"] else ""
+                if key in reported:  # one message per entry (a union reports each branch)
+                    continue
+                reported.add(key)
                 if problem["type"] == "extra_forbidden":
-                                        self.err("E060", f"unknown network entry '{key}'", net.key_span(key),
+                    self.err("E060", f"unknown network entry '{key}'", net.key_span(key),
                              did_you_mean(key, NetworkSettings.model_fields))
                 elif problem["type"] == "missing":
                     field_info = NetworkSettings.model_fields.get(key)
@@ -323,7 +334,10 @@ class _Builder:
                 else:
                     field_info = NetworkSettings.model_fields.get(key)
                     doc = field_info.description if field_info is not None else None
-                    self.err("E060", f"bad value for '{key}': {problem['msg'].lower()}",
+                    item = problem["loc"][1] if len(problem["loc"]) > 1 else None
+                    where = f" (value {item + 1} of the list)" if isinstance(item, int) else ""
+                    msg = problem["msg"].lower().replace("valid tuple", "list: [a, b, ...]")
+                    self.err("E060", f"bad value for '{key}'{where}: {msg}",
                              net.entry_span(key), f"{key}: {doc}" if doc else None)
         if backbone is not None and backbone.backbone != "nasunet":
             self.err("E060", f"unknown backbone '{backbone.backbone}'",

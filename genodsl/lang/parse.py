@@ -104,6 +104,11 @@ class _ToAst(Transformer):
         return (self.name(children[0]), self.mspan(meta))
 
     @v_args(meta=True)
+    def value_list(self, meta, children):
+        return (tuple(value for value, _ in (c for c in children if c is not None)),
+                self.mspan(meta))
+
+    @v_args(meta=True)
     def arg(self, meta, children):
         key, (value, _vspan) = children
         return ast.Arg(str(key), value, self.mspan(meta))

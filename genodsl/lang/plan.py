@@ -17,8 +17,22 @@ sizes against it (d = depth)::
 
 M (the stem multiplier) is ``stem_multiplier`` when the network sets it, else 4 for a genotype
 and the number of nodes of the down cell for a search space (the reference's supernet).
-Every cell's nodes have C channels (doubled at each down cell and halved at each up cell with
-``double_down_channel``); a cell outputs C × (number of concatenated nodes).
+A cell outputs C_cell × (number of concatenated nodes).
+
+Levels and widths: level 0 is the stems' (H and H/2), level j the output size of down cell j
+(H/2^(j+1)); an up cell works at the level of its output.  Every cell's nodes have C channels,
+unless the network sets ``widths`` (one per level), ``growth`` (C · growth^level) or
+``double_down_channel`` (C · 2^j at level j, C/2 in the last up cell): :func:`resolution_widths`.
+
+Normal cells (stride 1, the genotype's or space's ``cell normal``) extend the U: with
+``full_res_cells = N`` N of them run at full size on stem0 before the first down cell (their
+last output is the last up cell's skip); with ``cells_per_level = K`` (one number, or one per
+down cell) each down cell j is followed by K_j − 1 of them at its size, and so is the up cell
+at that size (not at the deepest level).  An encoder cell (down, or a normal cell before the
+up cells) takes s0 = the stage two back, brought to s1's size by its stride-2 1×1
+preprocessing, and s1 = the previous stage (the first full-size normal cell takes stem0 as
+both); a decoder cell (up, or a normal cell after one) takes s0 = the skip, the last encoder
+stage at its output size, and s1 = the previous stage.
 
 Sizes are per axis: (H, W) for ``dims = 2``, (D, H, W) for ``dims = 3``.  Each of the
 ``depth + 1`` halvings (stem1, down1 … down d) has a per-axis factor (:func:`halvings`): 2 on
@@ -29,11 +43,11 @@ every axis, except that with ``inplane_stages = N`` the first N halvings of a vo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GenoError
 from ..ops.registry import OpKind
-from .ir import CellType, Genotype, NetworkSettings, SearchSpace
+from .ir import CellPair, CellType, Genotype, NetworkSettings, SearchSpace
 
 GENOTYPE_STEM_MULTIPLIER = 4  # a discrete network's stems are 4·C wide (the paper's)
 
@@ -82,6 +96,7 @@ class CellPlan:
     scales: Scales = (1, 1)  # output size = input size / scales, per axis
     stride: Scales = (2, 2)  # per axis: what the cell's down (up) ops divide (multiply) by
     s0_strides: Scales = (1, 1)  # per axis: the preprocessing stride of s0
+    decoder: bool = False  # an up cell, or a normal cell after one (s0 is the skip)
 
     @property
     def name(self) -> str:
@@ -107,12 +122,14 @@ class CellPlan:
         """s1's size per axis (input size / this)."""
         if self.type is CellType.DOWN:
             return tuple(a // s for a, s in zip(self.scales, self.stride))
-        return tuple(a * s for a, s in zip(self.scales, self.stride))
+        if self.type is CellType.UP:
+            return tuple(a * s for a, s in zip(self.scales, self.stride))
+        return self.scales  # a normal cell keeps the size
 
     def edge_stride(self, role: OpKind) -> Scales:
         """The per-axis stride of an op on an edge of ``role`` in this cell (1 on every axis
         for an edge that keeps the size); its length is the network's dims."""
-        return self.stride if role is _RESIZE_ROLE[self.type] else (1,) * self.dims
+        return self.stride if role is _RESIZE_ROLE.get(self.type) else (1,) * self.dims
 
     def edge_scale(self, role: OpKind) -> int:
         """The size an edge of ``role`` reads inside this cell, as input size / this.
@@ -121,11 +138,11 @@ class CellPlan:
         inputs at s1's size; every other edge reads a map already at the output size (a down
         cell's nodes; an up cell's nodes and its skip).
         """
-        return self.s1_scale if role is _RESIZE_ROLE[self.type] else self.scale
+        return self.s1_scale if role is _RESIZE_ROLE.get(self.type) else self.scale
 
     def edge_scales(self, role: OpKind) -> Scales:
         """Per axis, as :meth:`edge_scale`."""
-        return self.s1_scales if role is _RESIZE_ROLE[self.type] else self.scales
+        return self.s1_scales if role is _RESIZE_ROLE.get(self.type) else self.scales
 
     def edge_input_size(self, role: OpKind) -> Size:
         """The size per axis an edge of ``role`` reads (the plan needs an input size)."""
@@ -163,6 +180,10 @@ class NetworkPlan:
     @property
     def up_cells(self) -> tuple[CellPlan, ...]:
         return tuple(c for c in self.cells if c.type is CellType.UP)
+
+    @property
+    def normal_cells(self) -> tuple[CellPlan, ...]:
+        return tuple(c for c in self.cells if c.type is CellType.NORMAL)
 
     @property
     def divisor(self) -> int:
@@ -233,6 +254,64 @@ def _check_size(settings: NetworkSettings, size: Size) -> None:
                           hint=f"use a multiple of {step}, e.g. {near}")
 
 
+def resolution_widths(settings: NetworkSettings) -> tuple[int, ...]:
+    """Node channels at each output size H/2^r, r = 0 … depth + 1 (r = 0, 1: level 0, the
+    stems' sizes; r = j + 1: level j, down cell j's).  Lengths are checked by validate."""
+    c, d = settings.C, settings.depth
+    if settings.widths is not None:
+        return (settings.widths[0], *settings.widths)
+    if settings.growth is not None:
+        return (c, *(c * settings.growth ** level for level in range(d + 1)))
+    if settings.double_down_channel:  # halved again by the last up cell
+        return (c // 2, *(c * 2 ** level for level in range(d + 1)))
+    return (c,) * (d + 2)
+
+
+def level_cells(settings: NetworkSettings) -> tuple[int, ...]:
+    """Cells at level j = 1 … depth (the down cell and its normal cells), one per level."""
+    k = settings.cells_per_level
+    return tuple(k) if isinstance(k, tuple) else (k,) * settings.depth
+
+
+def needs_normal_cell(settings: NetworkSettings) -> bool:
+    """Whether the network places normal cells (so its cells must declare one)."""
+    k = settings.cells_per_level  # (never builds a tuple of depth values: depth is unchecked)
+    return settings.full_res_cells > 0 or (max(k, default=1) if isinstance(k, tuple) else k) > 1
+
+
+def placed_cells(settings: NetworkSettings, cells: CellPair) -> CellPair:
+    """``cells`` without a normal cell that the network does not place (a supernet would give
+    it alphas that nothing trains, and derive it for nothing)."""
+    if CellType.NORMAL not in cells.cells or needs_normal_cell(settings):
+        return cells
+    return replace(cells, cells={t: c for t, c in cells.cells.items() if t is not CellType.NORMAL})
+
+
+def shape_problems(settings: NetworkSettings) -> list[tuple[str, str, str]]:
+    """(entry, message, hint) for each U-shape entry that does not fit the others (E064)."""
+    out = []
+    d = settings.depth
+    rules = [k for k in ("widths", "growth", "double_down_channel")
+             if getattr(settings, k) not in (None, False)]
+    if len(rules) > 1:
+        out.append((rules[1], f"{' and '.join(rules)} each set the widths of the levels",
+                    "keep one: widths = [...] (one per level), growth = N, or "
+                    "double_down_channel = true"))
+    if settings.widths is not None and len(settings.widths) != d + 1:
+        n = len(settings.widths)
+        example = ", ".join(str(settings.C * 2 ** j) for j in range(min(d, 5) + 1))
+        example = f", e.g. widths = [{example}]" if d <= 5 else ""
+        out.append(("widths", f"widths has {n} value{'s' if n != 1 else ''}, but a network of "
+                    f"depth {d} has {d + 1} levels (level 0: the stems' sizes, then one per "
+                    "down cell)", f"give {d + 1} values{example}"))
+    if isinstance(settings.cells_per_level, tuple) and len(settings.cells_per_level) != d:
+        n = len(settings.cells_per_level)
+        out.append(("cells_per_level", f"cells_per_level has {n} value{'s' if n != 1 else ''}, "
+                    f"but a network of depth {d} has {d} levels below the stems",
+                    f"give one count per down cell ({d} values), or one number for all"))
+    return out
+
+
 def stage_plan(settings: NetworkSettings, cells: Genotype | SearchSpace,
                input_size: Size | None = None) -> NetworkPlan:
     """The stages of ``settings``' backbone around ``cells``; with ``input_size`` = (H, W)
@@ -240,9 +319,15 @@ def stage_plan(settings: NetworkSettings, cells: Genotype | SearchSpace,
     if input_size is not None:
         input_size = tuple(input_size)
         _check_size(settings, input_size)
+    problems = shape_problems(settings)
+    if problems:  # validate reports these with their places; a Program made by hand may not
+        raise GenoError(problems[0][1], code="E064", hint=problems[0][2])
+    if needs_normal_cell(settings) and CellType.NORMAL not in cells.cells:
+        raise GenoError(f"the network places normal cells, but '{cells.name}' has no normal "
+                        "cell", code="E065", hint="add: cell normal { ... }")
     factors = halvings(settings)
     ones = (1,) * settings.dims
-    # cumulative[j + 1] = per-axis scale after halving j (cumulative[0]: the input's)
+    # cumulative[r] = per-axis scale after r halvings (cumulative[0]: the input's)
     cumulative = [ones] + [_product(factors[:j + 1]) for j in range(len(factors))]
 
     def size(scales: Scales) -> Size | None:
@@ -253,34 +338,48 @@ def stage_plan(settings: NetworkSettings, cells: Genotype | SearchSpace,
     stems = (StemPlan("stem0", 1, 1, settings.in_channels, c_stem, 1, size(ones), ones, ones),
              StemPlan("stem1", 3, 2, settings.in_channels, c_stem, 2, size(cumulative[1]),
                       cumulative[1], factors[0]))
-    concat = {t: len(cells.cells[t].outputs) for t in CellType}
-    encoder: list[tuple[str, int]] = [(s.name, s.out_channels) for s in stems]  # (stage, channels)
+    concat = {t: len(c.outputs) for t, c in cells.cells.items()}
+    widths = resolution_widths(settings)
     plan: list[CellPlan] = []
-    (pp_name, c_pp), (p_name, c_p) = encoder
-    c = settings.C
+    numbers = {t: 0 for t in CellType}
+    Stage = tuple[str, int, int]  # (name, channels, r: the halvings of its output size)
+
+    def add(ctype: CellType, r: int, s0: Stage, s1: Stage, stride: Scales,
+            decoder: bool = False) -> Stage:
+        numbers[ctype] += 1
+        c, scales = widths[r], cumulative[r]
+        # s0 comes to s1's size (a decoder cell's skip is there already)
+        s0_strides = ones if decoder else tuple(
+            a // b for a, b in zip(cumulative[s1[2]], cumulative[s0[2]]))
+        cell = CellPlan(len(plan), ctype, numbers[ctype], c, s0[1], s1[1], concat[ctype] * c,
+                        scales[-1], s0[0], s1[0], size(scales), scales, stride, s0_strides,
+                        decoder)
+        plan.append(cell)
+        return cell.name, cell.out_channels, r
+
+    stem0: Stage = ("stem0", c_stem, 0)
+    chain: list[Stage] = [stem0]  # the encoder stages in order
+    for _ in range(settings.full_res_cells):
+        chain.append(add(CellType.NORMAL, 0, chain[-2] if len(chain) > 1 else stem0,
+                         chain[-1], ones))
+    skips = {0: chain[-1], 1: ("stem1", c_stem, 1)}  # the last encoder stage at each size
+    chain.append(skips[1])
+    per_level = level_cells(settings)
     for j in range(1, settings.depth + 1):
-        if settings.double_down_channel:
-            c *= 2
-        scales = cumulative[j + 1]
-        cell = CellPlan(len(plan), CellType.DOWN, j, c, c_pp, c_p, concat[CellType.DOWN] * c,
-                        scales[-1], pp_name, p_name, size(scales), scales, factors[j],
-                        factors[j - 1])
-        plan.append(cell)
-        encoder.append((cell.name, cell.out_channels))
-        (pp_name, c_pp), (p_name, c_p) = encoder[-2:]
+        chain.append(add(CellType.DOWN, j + 1, chain[-2], chain[-1], factors[j]))
+        for _ in range(per_level[j - 1] - 1):
+            chain.append(add(CellType.NORMAL, j + 1, chain[-2], chain[-1], ones))
+        skips[j + 1] = chain[-1]
+    previous = chain[-1]
     for i in range(1, settings.depth + 2):
-        if settings.double_down_channel:
-            c //= 2
-        skip_name, c_skip = encoder[settings.depth + 1 - i]  # the encoder stage at this size
-        scales = cumulative[settings.depth + 1 - i]
-        cell = CellPlan(len(plan), CellType.UP, i, c, c_skip, c_p, concat[CellType.UP] * c,
-                        scales[-1], skip_name, p_name, size(scales), scales,
-                        factors[settings.depth + 1 - i], ones)
-        plan.append(cell)
-        p_name, c_p = cell.name, cell.out_channels
+        r = settings.depth + 1 - i  # the up cell's output size: H/2^r, undoing halving r
+        previous = add(CellType.UP, r, skips[r], previous, factors[r], decoder=True)
+        for _ in range(per_level[r - 2] - 1 if 2 <= r <= settings.depth else 0):
+            previous = add(CellType.NORMAL, r, skips[r], previous, ones, decoder=True)
     return NetworkPlan(settings, multiplier, stems, tuple(plan),
-                       HeadPlan(c_p, settings.classes), input_size)
+                       HeadPlan(previous[1], settings.classes), input_size)
 
 
 __all__ = ["AXES", "CellPlan", "HeadPlan", "NetworkPlan", "StemPlan", "GENOTYPE_STEM_MULTIPLIER",
-           "halvings", "size_divisor", "size_divisors", "stage_plan", "stem_multiplier"]
+           "halvings", "level_cells", "needs_normal_cell", "placed_cells", "resolution_widths", "shape_problems",
+           "size_divisor", "size_divisors", "stage_plan", "stem_multiplier"]

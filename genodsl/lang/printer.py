@@ -20,6 +20,8 @@ def format_value(v: ast.Value) -> str:
         return "true" if v else "false"
     if isinstance(v, str):
         return f'"{v}"'
+    if isinstance(v, tuple):
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
     return repr(v) if isinstance(v, float) else str(v)
 
 

@@ -16,7 +16,7 @@ import networkx as nx
 
 from ..errors import Diagnostic, Span, did_you_mean
 from .limits import check_program
-from .plan import AXES, size_divisors
+from .plan import AXES, needs_normal_cell, shape_problems, size_divisors
 from .ir import (OUTPUT, Cell, CellType, Network, NodeKind, OpCall, OpEdge, Program,
                  SearchSpace)
 from ..ops.registry import REGISTRY, ALIASES, OpKind, OpSpec, Param, check_args
@@ -104,6 +104,8 @@ def _why(cell: Cell, src: str) -> str:
     index = cell.state(src).index
     if index >= 2:
         return "nodes of a cell all have the cell's output size"
+    if cell.type is CellType.NORMAL:
+        return "a normal cell keeps the size of its inputs"
     if cell.type is CellType.DOWN:
         return "a down cell halves its inputs"
     if index == 0:
@@ -208,7 +210,8 @@ def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str,
                     cell.state(node).span, "every edge into a node must give one size")
             continue
         size[node] = next(iter(got.values()))
-    expected = Fraction(1, 2) if cell.type is CellType.DOWN else Fraction(2)
+    expected = {CellType.DOWN: Fraction(1, 2), CellType.UP: Fraction(2)}.get(cell.type,
+                                                                            Fraction(1))
     for n in cell.outputs:
         if n not in size or size[n] == expected:
             continue
@@ -217,7 +220,7 @@ def _check_cell(cell: Cell, keep: int, rep: _Report, owner: str,
             hint = (f"'{n}' is an input, still at its input size: the output concatenates "
                     "intermediate nodes")
         else:
-            hint = "a down cell halves the size and an up cell doubles it"
+            hint = "a down cell halves the size, an up cell doubles it, a normal cell keeps it"
         rep.add("E046", f"the {cell.type.value} cell's output must be {_size(expected)} "
                 f"(s1 is H), but '{n}' is {_size(size[n])}",
                 concat.span or cell.state(OUTPUT).span, hint)
@@ -252,6 +255,16 @@ def _check_network(net: Network, program: Program, rep: _Report) -> None:
     if program.cells_of(settings.cells) is None:
         rep.add("E012", f"unknown genotype or search space '{settings.cells}'", net.entry_span("cells"),
                 did_you_mean(settings.cells, list(program.genotypes) + list(program.spaces)))
+    for key, message, hint in shape_problems(settings):
+        rep.add("E064", message, net.entry_span(key), hint)
+    cells = program.cells_of(settings.cells)
+    if cells is not None and needs_normal_cell(settings) and CellType.NORMAL not in cells.cells:
+        key = "full_res_cells" if settings.full_res_cells else "cells_per_level"
+        what = "genotype" if cells.name in program.genotypes else "search space"
+        rep.add("E065", f"network '{net.name}' places normal cells ({key}), but {what} "
+                f"'{cells.name}' has no normal cell", net.entry_span(key),
+                f"add to '{cells.name}': cell normal {{ input s0, s1 ... }} (every edge a "
+                "normal op), or drop " + key)
     if settings.double_down_channel and settings.C % 2:
         rep.add("E047", f"double_down_channel halves C down to C/2 in the last up cell, so C "
                 f"must be even (got {settings.C})", net.entry_span("C"))

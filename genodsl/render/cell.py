@@ -16,7 +16,8 @@ from .common import FILL, GREY, legend_label, new_graph, softmax
 TOP_CANDIDATES = 3  # candidates shown on a weighted search edge
 OUTPUT_ID = "concat"  # DOT id of a cell's output node ('concat' is a reserved word in .geno)
 
-_INPUT_ROLES = {CellType.DOWN: ("c_{k-2}", "c_{k-1}"), CellType.UP: ("skip", "previous")}
+_INPUT_ROLES = {CellType.DOWN: ("c_{k-2}", "c_{k-1}"), CellType.UP: ("skip", "previous"),
+                CellType.NORMAL: ("c_{k-2} or skip", "previous")}
 _KIND_NAMES = {OpKind.DOWN: "down op", OpKind.UP: "up op", OpKind.NORMAL: "normal op",
                OpKind.ANY: "none (zero)"}
 

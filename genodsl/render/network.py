@@ -39,7 +39,8 @@ def _label(stage: StemPlan | CellPlan) -> str:
 
 def render_network(network: Network, program: Program,
                    input_size: int | tuple[int, ...] | None = None) -> graphviz.Digraph:
-    """The U-shaped net: input, stems, ``depth`` down cells, ``depth + 1`` up cells, head.
+    """The U-shaped net: input, stems, ``depth`` down cells, ``depth + 1`` up cells, the
+    normal cells the network places (beside the encoder or decoder cells of their size), head.
 
     Each up cell sits beside the encoder output it takes as its skip (the encoder output at
     the up cell's own output size; the last up cell takes stem0).  Sizes read ``H/4×W/4``
@@ -62,8 +63,9 @@ def render_network(network: Network, program: Program,
     g.attr(nodesep="0.6", ranksep="0.45")
     g.attr("node", shape="box", style="rounded,filled", fillcolor=FILL, color=GREY,
            margin="0.15,0.06")
-    look = {CellType.DOWN: (tint(KIND_COLORS[OpKind.DOWN]), KIND_COLORS[OpKind.DOWN]),
-            CellType.UP: (tint(KIND_COLORS[OpKind.UP]), KIND_COLORS[OpKind.UP])}
+    look = {t: (tint(KIND_COLORS[k]), KIND_COLORS[k])
+            for t, k in ((CellType.DOWN, OpKind.DOWN), (CellType.UP, OpKind.UP),
+                         (CellType.NORMAL, OpKind.NORMAL))}
 
     g.node("input", f"input\\n{_size(ones, size)} · {settings.in_channels} ch")
     g.node("head", f"head ({'×'.join('1' * settings.dims)} conv)\\n{_size(ones, size)} · "
@@ -79,10 +81,11 @@ def render_network(network: Network, program: Program,
     skip = dict(color=SKIP_COLOR, style="dashed", penwidth="1.6", constraint="false")
     for stem in plan.stems:
         g.edge("input", stem.name, **main)
-    for cell in plan.down_cells:
+    for cell in (c for c in plan.cells if not c.decoder):  # down and encoder normal cells
         g.edge(cell.s1, cell.name, **main)
-        g.edge(cell.s0, cell.name, **two_back)
-    for cell in plan.up_cells:
+        if cell.s0 != cell.s1:  # the first full-size normal cell takes stem0 twice
+            g.edge(cell.s0, cell.name, **two_back)
+    for cell in (c for c in plan.cells if c.decoder):  # up and decoder normal cells
         g.edge(cell.s0, cell.name, **skip)
         g.edge(cell.name, cell.s1, dir="back", **main)  # drawn upward: previous → cell
         with g.subgraph() as row:
@@ -99,11 +102,17 @@ def render_network(network: Network, program: Program,
     subtitle = (f"cells {settings.cells} · C={settings.C} · depth {settings.depth} · stems "
                 f"{plan.stem_channels} ch"
                 + (" · channels double per down cell" if settings.double_down_channel else "")
+                + (f" · channels ×{settings.growth} per level" if settings.growth else "")
+                + (" · widths " + "/".join(map(str, settings.widths)) if settings.widths
+                   else "")
+                + (f" · {len(plan.normal_cells)} normal cells" if plan.normal_cells else "")
                 + (f" · 3D (D×H×W), D kept by the first {settings.inplane_stages} halvings"
                    if settings.inplane_stages else " · 3D (D×H×W)" if settings.dims == 3
                    else ""))
     legend = [("down cell", KIND_COLORS[OpKind.DOWN]), ("up cell", KIND_COLORS[OpKind.UP]),
               ("skip: encoder → up cell (s0)", SKIP_COLOR),
               ("two back → down cell (s0)", TWO_BACK_COLOR)]
+    if plan.normal_cells:
+        legend.insert(2, ("normal cell (stride 1)", KIND_COLORS[OpKind.NORMAL]))
     g.attr(label=legend_label(network.name, legend, subtitle))
     return g

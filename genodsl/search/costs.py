@@ -28,7 +28,7 @@ from torch import nn
 from ..compile.network import NasUnet
 from ..compile.supernet import Supernet
 from ..compile.flops import count_flops
-from ..lang.ir import CellType, Genotype, NetworkSettings, OpCall, OpEdge, edge_key
+from ..lang.ir import Genotype, NetworkSettings, OpCall, OpEdge, edge_key
 from ..lang.plan import stage_plan
 from ..ops.primitives import Zero
 from ..ops.builders import build_op, param_count
@@ -88,7 +88,7 @@ class CostModel(nn.Module):
                 vec = torch.tensor([op_cost(op, edge.role, place.C, size, metric)
                                     for op in edge.ops], dtype=torch.float64)
                 costs[(table, row)] = costs.get((table, row), 0) + vec
-        for ctype in (CellType.DOWN, CellType.UP):
+        for ctype in net.alphas.cell_types:
             cell = net.space.cells[ctype]
             for node in cell.nodes:
                 refs = [net.alphas.where(ctype, edge_key(src, node))

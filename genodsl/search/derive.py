@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ..lang.ir import Cell, CellType, Genotype, SearchSpace, edge_key
+from ..lang.ir import Cell, Genotype, SearchSpace, edge_key
 from ..lang.lower import lower_discrete_cell
 from ..compile.alphas import AlphaSet, TableSpec
 
@@ -52,5 +52,5 @@ def derive(space: SearchSpace, alphas: AlphaSet, name: str) -> Genotype:
     """The genotype called ``name`` that ``alphas`` select in ``space``."""
     probs = {t: p.detach().cpu() for t, p in alphas.probs().items()}
     cells = {ctype: derive_cell(space.cells[ctype], probs, alphas, space.keep)
-             for ctype in (CellType.DOWN, CellType.UP)}
+             for ctype in alphas.cell_types}  # down, up and a normal cell the net places
     return Genotype(name, cells, keep=space.keep, keep_given=space.keep != 2)

@@ -3,8 +3,8 @@
 The text comes from the canonical printer, preceded by a provenance header of ``#`` lines
 (space, strategy, seed, epoch, data, config hash, genodsl version).  Nothing in it depends on
 the wall clock or the output folder, so the same search gives a byte-identical file.  The
-network keeps the search network's settings but drops ``stem_multiplier``, so the derived
-network has the discrete stems (4C); ``genodsl compile FILE --network NAME`` builds it.
+network keeps the search network's settings (its widths and normal cells included) but drops
+``stem_multiplier``, so the derived network has the discrete stems (4C); ``genodsl compile FILE --network NAME`` builds it.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def derived_settings(settings: NetworkSettings, genotype: str) -> NetworkSetting
         values["double_down_channel"] = True
     if settings.dims != 2:  # a volume's search derives a volume's network
         values.update(dims=settings.dims, inplane_stages=settings.inplane_stages)
+    # the U's shape, as the search network set it (an unset entry stays unset)
+    shape = ("widths", "growth", "full_res_cells", "cells_per_level")
+    values.update(settings.model_dump(include=set(shape), exclude_unset=True))
     return NetworkSettings(**values)
 
 
