@@ -274,3 +274,26 @@ def test_network_labels_are_the_stage_plan(nasunet, double):
     skips = {k for k, a in edges(render_network(Network("n", settings), nasunet)).items()
              if a.get("constraint") == "false"}
     assert skips == {(c.s0, c.name) for c in plan.up_cells}
+
+
+def test_network_with_normal_cells_draws_them_from_the_plan(space, tmp_path):
+    from genodsl.lang.plan import stage_plan
+
+    net = space.networks["nasunet_search_wide"]
+    settings = net.settings.model_copy(update={"cells_per_level": 2})
+    plan = stage_plan(settings, space.cells_of(settings.cells), (64, 64))
+    from genodsl.lang.ir import Network
+    g = render_network(Network("wide", settings), space, input_size=64)
+    ns, es = nodes(g), edges(g)
+    normal = [c for c in plan.cells if c.type is CellType.NORMAL]
+    assert normal[0].name == "normal1" and not normal[0].decoder
+    for cell in normal:
+        assert ns[cell.name]["color"] == KIND_COLORS[OpKind.NORMAL]
+        h, w = cell.size
+        assert ns[cell.name]["label"].endswith(f"{h}×{w} · {cell.out_channels} ch")
+    assert ("normal1", "up5") in es and es[("normal1", "up5")]["constraint"] == "false"
+    assert ("stem0", "normal1") in es  # stem0 feeds the full-size cell (once: s0 = s1)
+    decoder = [c for c in normal if c.decoder]
+    assert decoder and all(es[(c.s0, c.name)]["constraint"] == "false" for c in decoder)
+    result = write(g, tmp_path / "wide.svg")
+    assert result.path.exists() and result.path.stat().st_size > 0

@@ -13,6 +13,8 @@ sizes against it (d = depth)::
     (1…d+1) its output size (the skip;
             up d+1 takes stem0),
             s1 = the previous stage
+    normal  (only when the network asks  C of its level         its level's size
+            for them, see below)
     head    1×1 conv                     last up → classes      input
 
 M (the stem multiplier) is ``stem_multiplier`` when the network sets it, else 4 for a genotype

@@ -40,6 +40,8 @@ def ops_for(cell_kind: str | None, role: OpKind | None, search: bool) -> list[st
         kinds = {OpKind.DOWN, OpKind.NORMAL}
     elif cell_kind == "up":
         kinds = {OpKind.UP, OpKind.NORMAL}
+    elif cell_kind == "normal":
+        kinds = {OpKind.NORMAL}
     else:
         kinds = set(OpKind)
     if search:
@@ -49,6 +51,8 @@ def ops_for(cell_kind: str | None, role: OpKind | None, search: bool) -> list[st
 
 def role_of(cell_kind: str | None, inputs: list[str], source: str | None) -> OpKind | None:
     """The op kind an edge from ``source`` needs in a ``cell_kind`` cell (None if unknown)."""
+    if cell_kind == "normal":
+        return OpKind.NORMAL  # every edge, whatever its source
     if source is None or cell_kind not in ("down", "up"):
         return None
     index = inputs.index(source) if source in inputs else 2
@@ -103,7 +107,7 @@ def _edge_source(analysis: Analysis, line: int, col: int, rest: str) -> str | No
 
 def _cell_items(analysis: Analysis, line: int, col: int, code: str, rest: str,
                 block: lexical.Block, parent: str) -> list[lsp.CompletionItem]:
-    """Completion inside a ``cell down|up { ... }`` block of a genotype or a space."""
+    """Completion inside a ``cell down|up|normal { ... }`` block of a genotype or a space."""
     text, offset = analysis.text, lexical.offset_of(analysis.text, line, col)
     inputs = lexical.cell_inputs(text, block)
     if analysis.module is not None:  # the parsed cell knows its inputs exactly

@@ -32,12 +32,17 @@ CELL_MEANING = {
             "ops, edges between nodes normal ops",
     "up": "the **up** cell: its nodes are twice s1's size; edges from s1 are up ops, edges from "
           "s0 and between nodes normal ops",
+    "normal": "the **normal** cell (optional): its nodes keep s1's size; every edge is a normal "
+              "op; a network places it with full_res_cells and cells_per_level",
 }
 INPUT_MEANING = {
     ("down", 0): "plays s0, the cell two back (brought to s1's size by a stride-2 1×1 conv)",
     ("down", 1): "plays s1, the previous cell",
     ("up", 0): "plays s0, the encoder skip at the cell's output size",
     ("up", 1): "plays s1, the previous cell",
+    ("normal", 0): "plays s0: in the encoder the stage two back (brought to s1's size), in the "
+                   "decoder the skip",
+    ("normal", 1): "plays s1, the previous cell",
 }
 
 
