@@ -50,7 +50,9 @@ class Budget:
     search_epochs: int    # the warm-up is genodsl's default: min(10, epochs // 5)
     search_steps: int     # weight (and alpha) steps per search epoch
     search_batch: int
-    alpha_lr: float       # a short search needs more than the paper's 3e-4 to decide anything
+    alpha_lr: float       # a short search needs more than the paper's 3e-4 to decide anything:
+    #                       Adam moves a logit by about lr per step, so 128 alpha steps at 3e-3
+    #                       left every edge within 0.007 (total variation) of its random start
     select_epochs: int    # --seeds: training epochs of each candidate genotype
     train_C: int          # channels of every NAS-Unet trained (searched and published)
     train_epochs: int
@@ -65,13 +67,14 @@ BUDGETS: dict[str, Budget] = {
     "quick": Budget(size=64, C=8, depth=3, search_epochs=2, search_steps=4, search_batch=4,
                     alpha_lr=3e-3, select_epochs=1, train_C=8, train_epochs=3, train_batch=4,
                     lrs=(1e-3,), train_seeds=1, big_unet="never"),
-    # about 30 minutes per dataset on 2 free CPU cores (30-120 images at 96²: a NAS-Unet at
-    # C 32 takes ~5 s per epoch of 96 images, unet_small ~3 s): the search at C 8 (as DARTS,
+    # about 30 minutes per dataset on 2 free CPU cores (30-120 images at 96²: a search step
+    # ~4 s, so ~10 minutes of search; a NAS-Unet at C 32 takes ~5 s per epoch of 96 images,
+    # unet_small ~3 s): the search at C 8 (as DARTS,
     # search narrow and train wide), then every model tries two learning rates and trains a
     # second seed at its best; the trained NAS-Unets stay under 25% of unet_small's weights.
     # On a GPU it runs unchanged and adds the 31M U-Net.
-    "standard": Budget(size=96, C=8, depth=4, search_epochs=10, search_steps=6,
-                       search_batch=4, alpha_lr=3e-3, select_epochs=3, train_C=32,
+    "standard": Budget(size=96, C=8, depth=4, search_epochs=20, search_steps=8,
+                       search_batch=4, alpha_lr=1e-2, select_epochs=3, train_C=32,
                        train_epochs=40, train_batch=8, lrs=(1e-3, 3e-3), train_seeds=2,
                        big_unet="gpu"),
 }
