@@ -11,4 +11,5 @@ torch-free :mod:`.allocator` stays cheap to import):
 * :mod:`.signals`      SIGTERM ends a run like Ctrl-C
 * :mod:`.allocator`    glibc allocator tuning (torch-free)
 * :mod:`.saving`       ``torch.save`` written atomically
+* :mod:`.compiling`    ``torch.compile`` (whole or in parts), its cache, recomputation
 """

@@ -49,6 +49,7 @@ from ..lang.diff import diff_genotypes, summary
 from ..lang.ir import Program
 from ..lang.loader import loads
 from ..runtime import distributed
+from ..runtime.compiling import eager
 from ..runtime.device import check_device
 from ..runtime.seeding import seed_everything
 from ..runtime.signals import sigterm_as_interrupt
@@ -183,8 +184,9 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     rule = (EigenStop(cfg.eigen_k, cfg.eigen_threshold)
             if cfg.eigen_stop is not EigenStopMode.OFF else None)
     loss_fn = build_loss(cfg.loss, inputs.data.num_classes)
+    say = console.print if main else None  # the note on compiling (search.compile)
     strategy = strategy_class(cfg.strategy.value)(net, cfg, loss_fn, inputs.cost_model(),
-                                                  runtime=rt)
+                                                  runtime=rt, say=say)
     gens = {"weight": torch.Generator().manual_seed(rt.seed + 10),
             "alpha": torch.Generator().manual_seed(rt.seed + 11)}
     k = inputs.data.num_classes
@@ -297,7 +299,8 @@ def _eigenvalue(strategy: BaseStrategy, batch: Batch, iters: int, seed: int, epo
         return strategy.loss(net(batch.image, down, up).float(), batch.mask)
 
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    value = dominant_eigenvalue(loss, net.alpha_parameters(), iters, generator=gen)
+    with eager():  # Hessian-vector products: double backward, which compiled parts lack
+        value = dominant_eigenvalue(loss, net.alpha_parameters(), iters, generator=gen)
     return float(distributed.broadcast_object(value))
 
 

@@ -17,6 +17,14 @@ ranks, weighted by slice size, before anything moves (:func:`genodsl.runtime.dis
 so every rank takes the same step as one process on the whole batch and the ranks stay
 identical. The forward pass runs under the run's autocast (``runtime.amp``); with fp16 both
 optimizers step through a ``GradScaler``.
+
+``search.recompute`` turns on the mixed edges' recomputation; ``search.compile`` compiles the
+supernet (:mod:`genodsl.runtime.compiling`): whole for DARTS (its graph is the same at every
+step: the mixing weights are tensors), in parts between the mixed edges for ProxylessNAS
+(:attr:`BaseStrategy.compile_parts`; a whole graph would be traced again for each sampled
+path) and for any strategy with ``search.recompute`` (a recomputing edge reruns its
+candidates one by one in backward, which a whole graph cannot trace). The steps call :attr:`BaseStrategy.forward_net`; :attr:`BaseStrategy.net` stays the
+module that is saved.
 """
 
 from __future__ import annotations
@@ -28,8 +36,10 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from ..compile.mixed import MixedOp
 from ..compile.supernet import EdgeWeights, Supernet
 from ..config import RuntimeConfig
+from ..runtime.compiling import Say, prepare
 from ..runtime.device import amp_dtype, autocast
 from ..runtime.distributed import weighted_mean_
 from .config import SearchConfig
@@ -73,9 +83,12 @@ class BaseStrategy:
     """Optimizers, lr schedule, loss and penalty; subclasses define the two steps."""
 
     name = "base"
+    compile_parts = False  # True: compile between the mixed edges, not the whole supernet
 
     def __init__(self, net: Supernet, cfg: SearchConfig, loss_fn: nn.Module,
-                 cost: CostModel | None = None, *, runtime: RuntimeConfig = RuntimeConfig()):
+                 cost: CostModel | None = None, *, runtime: RuntimeConfig = RuntimeConfig(),
+                 say: Say | None = None):
+        """``say``: where the note on compiling goes (``search.compile``)."""
         self.net = net
         self.cfg = cfg
         self.runtime = runtime
@@ -96,6 +109,10 @@ class BaseStrategy:
         fp16 = self.amp is torch.float16
         self.w_scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.a_scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        # recomputing mixed edges run their candidates one by one in backward: compile those
+        parts = self.compile_parts or cfg.recompute
+        self.forward_net = prepare(net, compile=cfg.compile, recompute=cfg.recompute,
+                                   parts_between=MixedOp if parts else None, say=say)
 
     @property
     def lr(self) -> float:
@@ -107,7 +124,7 @@ class BaseStrategy:
     def run(self, image: torch.Tensor, down: EdgeWeights, up: EdgeWeights) -> torch.Tensor:
         """The supernet's logits ``[B, K, H, W]`` under the run's autocast, in float32."""
         with autocast(self.device, self.amp):
-            return self.net(image, down, up).float()
+            return self.forward_net(image, down, up).float()
 
     def penalty(self) -> tuple[torch.Tensor | None, float | None]:
         """(penalty on the alphas, expected cost), or (None, None) without a cost model."""

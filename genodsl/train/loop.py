@@ -22,6 +22,7 @@ skipped). Rank 0 alone validates (the whole validation set, then the result is b
 writes the run folder and shows progress. ``last.pt`` holds no per-rank state: any number
 of processes resumes it; the same global batches follow, so the run continues the same
 optimisation, equal to the uninterrupted one up to floating-point summation order.
+``train.compile``/``recompute``: :mod:`genodsl.runtime.compiling` (steps only; saved: the module).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from ..config import RuntimeConfig, changed_outcome, dump_config
 from ..errors import CheckpointError, ConfigError, DataError
 from ..files import write_json_atomic, write_text_atomic
 from ..runtime import distributed
+from ..runtime.compiling import prepare
 from ..runtime.device import amp_dtype, autocast, check_device
 from ..runtime.loader import make_loader
 from ..runtime.seeding import capture_rng, preserve_rng, restore_rng, seed_everything
@@ -75,8 +77,7 @@ class Trainer:
         """``record``: the whole run config as JSON data (``config.yaml`` and checkpoints);
         by default the ``runtime`` and ``train`` sections. ``inference``: how a 3D network
         validates whole volumes (:func:`~.infer.infer_image` keywords: roi, overlap, ...)."""
-        self.inference = dict(inference or {})
-        self.cfg, self.runtime = config, runtime
+        self.inference, self.cfg, self.runtime = dict(inference or {}), config, runtime
         self.record = dict(record) if record is not None else {
             "runtime": runtime.model_dump(mode="json"), "train": config.model_dump(mode="json")}
         if num_classes < 2:
@@ -125,10 +126,9 @@ class Trainer:
         self.model.to(self.device)
         if rt.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.params = params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ConfigError("the model has no trainable parameters")
-        self.params = params
         self.loss_weights = loss_weights(cfg, self.train_data, self.num_classes, ckpt)
         self.loss_fn = make_loss(cfg, self.num_classes, self.loss_weights).to(self.device)
         self.optimizer = make_optimizer(cfg, params)
@@ -165,10 +165,12 @@ class Trainer:
                                else None}
         if self.world.main:
             write_text_atomic(paths.config, dump_config(self.record))
-        self.net: nn.Module = self.model  # what the training steps call
+        self.net: nn.Module = self.model  # what the training steps call (saved: self.model)
         if self.world.size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        say = (self.console or Console(stderr=True)).print if self.world.main else None
+        self.net = prepare(self.net, compile=cfg.compile, recompute=cfg.recompute, say=say)
         return ckpt
 
     def _check_resumable(self, ckpt: Mapping[str, Any]) -> None:
@@ -225,11 +227,11 @@ class Trainer:
         save_checkpoint(state, self.paths.last)
 
     # ---------------------------------------------------------------- epochs
-    def _forward(self, image: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+    def _forward(self, image: torch.Tensor, net: nn.Module) -> torch.Tensor:
         if self.runtime.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.amp):  # padded to the network's divisor, cropped back
-            logits = pad_forward(net or self.model, image, model_divisors(self.model))
+            logits = pad_forward(net, image, model_divisors(self.model))
         if not isinstance(logits, torch.Tensor) or logits.ndim != image.ndim \
                 or logits.shape[0] != image.shape[0] or logits.shape[1] != self.num_classes \
                 or logits.shape[2:] != image.shape[2:]:
@@ -264,10 +266,8 @@ class Trainer:
                 nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            self._dirty = True
-            self.global_step += 1
-            total += value * images
-            count += images
+            self._dirty, self.global_step = True, self.global_step + 1
+            total, count = total + value * images, count + images
             if self.cfg.log_every and self.global_step % self.cfg.log_every == 0:
                 lr = self.optimizer.param_groups[0]["lr"]
                 log.write({"kind": "step", "epoch": self.epoch, "step": step,
@@ -290,7 +290,7 @@ class Trainer:
         total, count = 0.0, 0
         for batch in self.val_loader:
             image, mask = unpack_batch(batch, self.num_classes)
-            logits = self._forward(image.to(self.device))
+            logits = self._forward(image.to(self.device), self.model)
             total += float(self.loss_fn(logits, mask.to(self.device))) * image.shape[0]
             count += image.shape[0]
             acc.update(logits.argmax(dim=1).cpu(), mask, batch.get("name"), batch.get("case"))
