@@ -11,14 +11,16 @@ about the memory of one discrete network instead of one that grows with the cand
   restored, so momentum or weight decay never moves a path that was not sampled.
 
 Sampling uses the strategy's own CPU generator (saved in checkpoints), so a resumed run draws
-the same paths as an uninterrupted one, on any device. With ``search.compile`` the candidates
-(and the other parts with weights between the mixed edges) are compiled one by one, since a
-whole-supernet graph would depend on the sampled path: each distinct candidate shape is
-traced once (with and without gradients), then every sample reuses those graphs. In a distributed run that generator is
+the same paths as an uninterrupted one, on any device. In a distributed run that generator is
 shared, not rank-local: every rank seeds it from ``runtime.seed``, draws from it the same number
 of times per step, from the same alphas (kept identical by the averaged steps), and restores
 rank 0's state on resume, so every rank samples the same paths at every step, as it must:
 otherwise the ranks would average gradients of different sub-networks.
+
+With ``search.compile`` the candidates (and the other parts with weights between the mixed
+edges) are compiled one by one, since a whole-supernet graph would depend on the sampled path:
+each distinct candidate shape is traced once per kind of call (with or without gradients),
+then every sample reuses those graphs.
 """
 
 from __future__ import annotations

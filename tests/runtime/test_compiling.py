@@ -315,3 +315,32 @@ def test_cli_train_with_compile_and_recompute(cli, tmp_path):
     keys = set(build(program.networks["nasunet_tiny"].settings,
                      program.genotypes["NASUNET"]).state_dict())
     assert set(load_file(out / "model.safetensors")) == keys
+
+
+def test_search_with_compile_runs_and_saves_the_supernet(program, tmp_path):
+    """proxyless, compiled in parts, with the Hessian eigenvalue (double backward: eager)."""
+    import io
+
+    from rich.console import Console
+
+    from genodsl.config import RuntimeConfig
+    from genodsl.data.config import parse_data_config
+    from genodsl.search.runner import SearchJob, run_search
+
+    space = tmp_path / "two.geno"
+    space.write_text(TINY, encoding="utf-8")
+    data = parse_data_config({"layout": "synthetic", "size": 16, "augment": {"enabled": False},
+                              "synthetic": {"n_images": 8, "size": 16}})
+    cfg = SearchConfig(strategy="proxyless", compile=True, epochs=2, steps_per_epoch=2,
+                       batch_size=2, warmup_epochs=0, patience=None, plots=False,
+                       hessian_every=1, hessian_iters=2)
+    job = SearchJob(loads(TINY, str(space), base_dir=GENOTYPES), "tiny_space", cfg, data,
+                    tmp_path / "run", runtime=RuntimeConfig(device="cpu", progress=False),
+                    source=space.name)
+    text = io.StringIO()
+    result = run_search(job, console=Console(file=text, width=200))
+    assert result.status == "completed"
+    assert "compiling the model" in text.getvalue()
+    assert all(r["hessian_eig"] is not None for r in result.history)
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)
+    assert list(saved["net"]) == list(_supernet(program).state_dict())
