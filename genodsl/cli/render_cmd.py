@@ -28,7 +28,7 @@ def _cell_choices(program: Program) -> list[str]:
 def _choices_hint(program: Program) -> str:
     owners = ", ".join(list(program.genotypes) + list(program.spaces)) or "(none in this file)"
     nets = ", ".join(program.networks) or "(none in this file)"
-    return f"--cell NAME.down or NAME.up, NAME one of: {owners}; --network one of: {nets}"
+    return f"--cell NAME.down, NAME.up or NAME.normal, NAME one of: {owners}; --network one of: {nets}"
 
 
 def find_cell(program: Program, spec: str) -> tuple[Cell, str]:
@@ -38,7 +38,7 @@ def find_cell(program: Program, spec: str) -> tuple[Cell, str]:
     if not dot:
         close = did_you_mean(spec, choices)
         raise GenoError(f"'{spec}' does not name a cell", code="E016",
-                        hint="write NAME.down or NAME.up" + (f"; {close}" if close else ""))
+                        hint="write NAME.down, NAME.up or NAME.normal" + (f"; {close}" if close else ""))
     owner = program.cells_of(owner_name)
     if owner is None:
         raise GenoError(f"unknown genotype or search space '{owner_name}'", code="E016",
@@ -56,7 +56,8 @@ def find_cell(program: Program, spec: str) -> tuple[Cell, str]:
 def render(file: Path = typer.Argument(..., help="a .geno file, or the name of a shipped "
                                        "one"),
            cell: str = typer.Option(None, "--cell", "-c", help="draw one cell: GENOTYPE.down, "
-                                    "GENOTYPE.up, SPACE.down or SPACE.up"),
+                                    "GENOTYPE.up, GENOTYPE.normal (when it has one), or the "
+                                    "same of a SPACE"),
            network: str = typer.Option(None, "--network", "-n", help="draw a whole network"),
            input_size: int = typer.Option(None, "--input-size", "-s", min=1, help="with "
                                           "--network: label each stage with its size in "

@@ -29,9 +29,12 @@ from ..ops.registry import get_op
 
 
 def param_free_share(genotype: Genotype) -> dict[str, float]:
-    """Per derived cell (``down``, ``up``): the share of its edges whose op has no weights."""
+    """Per derived cell (``down``, ``up`` and ``normal`` when the genotype has one): the share
+    of its edges whose op has no weights."""
     out: dict[str, float] = {}
-    for ctype in (CellType.DOWN, CellType.UP):
+    for ctype in CellType:
+        if ctype not in genotype.cells:
+            continue
         ops = [op for _, _, edge in genotype.cells[ctype].op_edges() for op in edge.ops]
         free = sum(not get_op(op.name).has_weights for op in ops)
         out[ctype.value] = free / len(ops) if ops else 0.0

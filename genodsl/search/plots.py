@@ -117,7 +117,7 @@ def render_cells(genotype: Genotype, space: SearchSpace, alphas: AlphaSet, folde
 
     warnings: list[str] = []
     tables = {k: v.detach().cpu() for k, v in alphas.tables.items()}
-    for ctype in (CellType.DOWN, CellType.UP):
+    for ctype in alphas.cell_types:
         derived = render.render_cell(genotype.cells[ctype], f"{genotype.name}: {ctype.value}")
         search = space.cells[ctype]
         weights = {}

@@ -15,7 +15,6 @@ from rich.console import Console
 
 from ..compile.discrete import build_discrete
 from ..compile.supernet import Supernet
-from ..lang.ir import CellType
 from .derive import derive
 from .genotype_file import derived_network_name, derived_settings, genotype_name
 from .inputs import SearchInputs
@@ -33,7 +32,7 @@ def summarize(inputs: SearchInputs, net: Supernet, progress: Progress, paths: Se
     genotype = derive(inputs.space, net.alphas, name)
     outputs: list[str] = [paths.genotype.name]
     if final and cfg.plots and progress.alpha_history:
-        for ctype in (CellType.DOWN, CellType.UP):
+        for ctype in net.alphas.cell_types:
             png = plot_alpha_history(progress.alpha_history, net.alphas, inputs.space, ctype,
                                      paths.alphas_png(ctype.value))
             if png is not None:  # None: matplotlib (the plots extra) is missing; it warned

@@ -43,3 +43,14 @@ def test_search_derives_the_normal_cell_and_the_shape(tmp_path, name) -> None:
     model = build(program, "tiny_derived")
     assert len(model.normal_cells) == 4
     assert model(torch.randn(1, 1, 16, 16)).shape == (1, 2, 16, 16)
+    assert set(res.history[-1]["param_free_share"]) == {"down", "up", "normal"}
+
+
+def test_plots_and_renders_cover_the_normal_cell(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    space = tmp_path / "shaped.geno"
+    space.write_text(SHAPED, encoding="utf-8")
+    run_search(tiny_job(space, tmp_path / "p", epochs=1, plots=True))
+    assert (tmp_path / "p" / "alphas_normal.png").is_file()
+    assert {p.name.split(".")[0] for p in (tmp_path / "p" / "cells").iterdir()} >= \
+        {"normal", "normal_alphas"}
