@@ -105,7 +105,8 @@ def render_network(network: Network, program: Program,
                 + (f" · channels ×{settings.growth} per level" if settings.growth else "")
                 + (" · widths " + "/".join(map(str, settings.widths)) if settings.widths
                    else "")
-                + (f" · {len(plan.normal_cells)} normal cells" if plan.normal_cells else "")
+                + (f" · {len(plan.normal_cells)} normal cell"
+                   + "s" * (len(plan.normal_cells) > 1) if plan.normal_cells else "")
                 + (f" · 3D (D×H×W), D kept by the first {settings.inplane_stages} halvings"
                    if settings.inplane_stages else " · 3D (D×H×W)" if settings.dims == 3
                    else ""))
