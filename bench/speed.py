@@ -4,6 +4,8 @@
     python bench/speed.py                          # 49563b2 (A) vs the working tree (B)
     python bench/speed.py --rev main --pairs 5 --rows train infer --json speed.json
     python bench/speed.py --quick                  # tiny sizes: a smoke run
+    python bench/speed.py --options compile recompute channels_last,compile
+                                                   # + a row per option set (B only)
 
 Rows (the issue's settings; ``--quick`` shrinks them):
 
@@ -28,6 +30,12 @@ time per pair (> 1: the working tree is faster), median and [min, max]. The firs
 children also count the step's FLOPs (FlopCounterMode over one whole step: conv/matmul,
 forward and backward, 2 per multiply-add); GFLOP/s = those FLOPs ÷ the median step time, and
 % of a 2048² float32 matmul measured in the same run with the same threads.
+
+``--options`` adds rows where B runs with run options (:data:`OPTIONS`; A never has them):
+``compile`` (``genodsl.runtime.compiling.prepare``, the strategies' ``search.compile``; the
+warm-up goes on until a step traces no new graph, and RSS then includes the compiler's own),
+``recompute``, ``channels_last``, ``bf16`` (autocast). One set per row, comma-joined
+(``--options compile,channels_last`` is one row with both). Option rows count no FLOPs.
 """
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_TAG = "SPEED-RESULT "
 ROWS = ("train", "infer", "darts", "proxyless", "3d")
+#: run options of the working tree (``--options``): torch.compile, activation recomputation,
+#: channels-last memory format, bf16 autocast
+OPTIONS = ("bf16", "channels_last", "compile", "recompute")
 
 #: Per row: network settings, input shape [B, C, (D,) H, W], and whether a supernet.
 FULL = {
@@ -146,18 +157,45 @@ def _build(spec: dict, tree: Path):
     return genodsl.build(program, "bench_speed")
 
 
-def _step_fn(spec: dict, model):
-    """(step function, parameter counts) for the row."""
+def parse_options(text: str) -> tuple[str, ...]:
+    """``"compile,channels_last"`` → ``("channels_last", "compile")``; ``"none"`` → ``()``."""
+    opts = tuple(sorted({o.strip() for o in text.split(",") if o.strip()} - {"none"}))
+    bad = [o for o in opts if o not in OPTIONS]
+    if bad:
+        raise ValueError(f"unknown option(s) {', '.join(bad)}; choose from {', '.join(OPTIONS)}")
+    return opts
+
+
+def option_label(options: tuple[str, ...] | list[str]) -> str:
+    return "+".join(options) if options else "plain"
+
+
+def _step_fn(spec: dict, model, options: tuple[str, ...] = (), device: str = "cpu"):
+    """(step function, parameter counts) for the row; ``options`` (:data:`OPTIONS`) only for
+    trees that have them (the working tree). On CUDA the step waits for the device."""
+    import contextlib
+
     import torch
     from torch import nn
 
+    dev, opts = torch.device(device), set(options)
     g = torch.Generator().manual_seed(1)
     shape = tuple(spec["input"])
     k = spec["classes"]
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}.get(len(shape)) \
+        if "channels_last" in opts else None
+    model.to(dev)
+    if fmt is not None:
+        model.to(memory_format=fmt)
 
     def batch():
-        return (torch.randn(*shape, generator=g),
-                torch.randint(0, k, (shape[0], *shape[2:]), generator=g))
+        x = torch.randn(*shape, generator=g).to(dev)
+        return (x if fmt is None else x.contiguous(memory_format=fmt),
+                torch.randint(0, k, (shape[0], *shape[2:]), generator=g).to(dev))
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
     x, y = batch()
     row = spec["row"]
     if row in ("darts", "proxyless"):
@@ -165,24 +203,40 @@ def _step_fn(spec: dict, model):
         from genodsl.search.strategy import Batch
         cls = {"darts": ("genodsl.search.darts", "Darts"),
                "proxyless": ("genodsl.search.proxyless", "Proxyless")}[row]
+        kw, extra = {}, {o: True for o in ("compile", "recompute") if o in opts}
+        if opts:
+            from genodsl.config import RuntimeConfig
+            kw["runtime"] = RuntimeConfig(device=device, channels_last=fmt is not None,
+                                          amp="bf16" if "bf16" in opts else "off")
         strategy = getattr(__import__(cls[0], fromlist=[cls[1]]), cls[1])(
-            model, SearchConfig(strategy=row), nn.CrossEntropyLoss())
+            model, SearchConfig(strategy=row, **extra), nn.CrossEntropyLoss(), **kw)
         w_batch, (xa, ya) = Batch(x, y), batch()
         a_batch = Batch(xa, ya)
 
         def step():
             strategy.alpha_step(a_batch, w_batch)
             strategy.weight_step(w_batch)
+            sync()
         params = {"weights": sum(p.numel() for p in model.weight_parameters()),
                   "alphas": sum(p.numel() for p in model.alpha_parameters())}
         return step, params
     params = {"weights": sum(p.numel() for p in model.parameters())}
     if row == "infer":
         model.eval()
+    net = model
+    if opts & {"compile", "recompute"}:
+        from genodsl.runtime.compiling import prepare
+        net = prepare(model, compile="compile" in opts, recompute="recompute" in opts)
 
+    def forward(inp):
+        with (torch.autocast(dev.type, dtype=torch.bfloat16) if "bf16" in opts
+              else contextlib.nullcontext()):
+            return net(inp).float()
+    if row == "infer":
         def step():
             with torch.no_grad():
-                model(x)
+                forward(x)
+            sync()
         return step, params
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
@@ -190,8 +244,9 @@ def _step_fn(spec: dict, model):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
+        loss_fn(forward(x), y).backward()
         opt.step()
+        sync()
     return step, params
 
 
@@ -204,6 +259,26 @@ def _median_time(fn, warmup: int, steps: int) -> list[float]:
         fn()
         times.append(time.perf_counter() - t0)
     return times
+
+
+def warm_up(fn, warmup: int, compiled: bool, limit: int = 40) -> int:
+    """Run ``fn`` ``warmup`` times; when ``compiled``, go on (up to ``limit`` runs) until a run
+    traces no new graph (proxyless meets new candidate shapes for a while). Returns the runs."""
+    runs = 0
+    graphs = -1
+    while runs < warmup or (compiled and runs < limit and _graphs() != graphs):
+        graphs = _graphs()
+        fn()
+        runs += 1
+    return runs
+
+
+def _graphs() -> int:
+    try:
+        from torch._dynamo.utils import counters
+    except ImportError:
+        return 0
+    return int(counters["stats"]["unique_graphs"])
 
 
 def worker(job: dict) -> dict:
@@ -231,11 +306,13 @@ def worker(job: dict) -> dict:
         if "dims" in spec:
             return {"unsupported": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
         raise
-    step, params = _step_fn(spec, model)
-    times = _median_time(step, job["warmup"], job["steps"])
+    options = tuple(job.get("options", ()))
+    step, params = _step_fn(spec, model, options)
+    warm = warm_up(step, job["warmup"], "compile" in options)
+    times = _median_time(step, 0, job["steps"])
     out = {"seconds": statistics.median(times), "times": times, "params": params,
            "peak_mb": (_peak() - base) / 2**20, "allocator_tuned": tuned,
-           "threads": torch.get_num_threads()}
+           "threads": torch.get_num_threads(), "warmup_steps": warm}
     if job.get("flops"):
         from torch.utils.flop_counter import FlopCounterMode
 
@@ -260,24 +337,30 @@ def run_child(tree: Path, job: dict) -> dict:
     return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-1500:] or 'no output'}"}
 
 
-def measure_row(row: str, trees: dict[str, Path], args: argparse.Namespace) -> dict:
+def measure_row(row: str, trees: dict[str, Path], args: argparse.Namespace,
+                options: tuple[str, ...] = ()) -> dict:
+    """A (the revision, plain) against B (the working tree with ``options``) on ``row``."""
     spec = row_spec(row, args.quick)
     job = {"row": row, "spec": spec, "threads": args.threads, "warmup": 2, "steps": args.steps}
+    label = row if not options else f"{row}+{option_label(options)}"
     runs: dict[str, list[dict]] = {"A": [], "B": []}
     skip: dict[str, str] = {}
     for pair in range(args.pairs):
         for side in pair_order(pair):
             if side in skip:
                 continue
-            res = run_child(trees[side], {**job, "flops": not runs[side]})
+            extra = {"options": list(options), "flops": False} if side == "B" and options \
+                else {"flops": not runs[side]}  # FLOPs: counted eager; compiled steps hide them
+            res = run_child(trees[side], {**job, **extra})
             if "unsupported" in res or "error" in res:
                 skip[side] = res.get("unsupported") or "FAILED " + res["error"]
-                print(f"  {row} {side}: {'skipped' if 'unsupported' in res else 'FAILED'}: "
+                print(f"  {label} {side}: {'skipped' if 'unsupported' in res else 'FAILED'}: "
                       f"{skip[side].splitlines()[-1]}", file=sys.stderr, flush=True)
                 continue
             runs[side].append(res)
-        print(f"  {row}: pair {pair + 1}/{args.pairs} done", file=sys.stderr, flush=True)
-    out: dict = {"row": row, "spec": spec, "skipped": skip}
+        print(f"  {label}: pair {pair + 1}/{args.pairs} done", file=sys.stderr, flush=True)
+    out: dict = {"row": row, "label": label, "options": list(options), "spec": spec,
+                 "skipped": skip}
     for side in ("A", "B"):
         rs = runs[side]
         if not rs:
@@ -307,7 +390,8 @@ def _f(v, spec: str) -> str:
 
 
 def print_table(results: list[dict], ceiling: dict, labels: dict[str, str]) -> None:
-    head = (f"{'row':<10}{'A s':>8}{'B s':>8}{'speed':>7} {'[min, max]':<14}"
+    w = max([10] + [len(r.get("label", r["row"])) + 1 for r in results])
+    head = (f"{'row':<{w}}{'A s':>8}{'B s':>8}{'speed':>7} {'[min, max]':<14}"
             f"{'A MB':>7}{'B MB':>7}{'B/A':>6}{'A GF/s':>8}{'%':>5}{'B GF/s':>8}{'%':>5}  params")
     print(f"A = {labels['A']}, B = {labels['B']}; speed = A time / B time (> 1: B faster)")
     print(f"ceiling ({ceiling.get('n')}² float32 matmul): A {_f(ceiling['A'], '.1f')}, "
@@ -325,13 +409,13 @@ def print_table(results: list[dict], ceiling: dict, labels: dict[str, str]) -> N
         params += ("; B same" if r.get("same_params") else "; B " + (", ".join(
             f"{k} {v:,}" for k, v in b["params"].items()) if b else "-") +
             (" (DIFFERENT)" if a and b else ""))
-        print(f"{r['row']:<10}{_f(a.get('seconds'), '8.3f')}{_f(b.get('seconds'), '8.3f')}"
+        print(f"{r.get('label', r['row']):<{w}}{_f(a.get('seconds'), '8.3f')}{_f(b.get('seconds'), '8.3f')}"
               f"{_f(sp and sp['median'], '7.2f')} {rng:<14}{_f(a.get('peak_mb'), '7.0f')}"
               f"{_f(b.get('peak_mb'), '7.0f')}{_f(r.get('memory_ratio'), '6.2f')}"
               f"{_f(a.get('gflops_per_s'), '8.1f')}{_f(pct['A'], '5.0f')}"
               f"{_f(b.get('gflops_per_s'), '8.1f')}{_f(pct['B'], '5.0f')}  {params}")
         for side, why in r["skipped"].items():
-            print(f"{'':<10}{side} skipped: {why.splitlines()[-1][:150]}")
+            print(f"{'':<{w}}{side} skipped: {why.splitlines()[-1][:150]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,6 +427,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="tiny sizes (2 pairs, 2 steps)")
+    p.add_argument("--options", nargs="*", type=parse_options, default=[],
+                   help="extra rows: B with these run options, one comma-joined set per row "
+                        f"({', '.join(OPTIONS)}), e.g. compile recompute "
+                        "bf16,channels_last,compile")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -364,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
             mm = {s: run_child(trees[s], {"row": "matmul", "n": n, "threads": args.threads})
                   for s in ("A", "B")}
             ceiling = {"n": n, **{s: mm[s].get("gflops") for s in mm}}
-            results = [measure_row(row, trees, args) for row in args.rows]
+            results = [measure_row(row, trees, args, opts) for row in args.rows
+                       for opts in [(), *args.options]]
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)],
                            check=False)
@@ -379,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   if k != "worker"}, "labels": labels,
                                          "ceiling": ceiling, "rows": results}, indent=2),
                              encoding="utf-8")
-    bad = [r["row"] for r in results if any(w.startswith("FAILED") for w in r["skipped"].values())
+    bad = [r["label"] for r in results if any(w.startswith("FAILED") for w in r["skipped"].values())
            or (r.get("same_params") is False)]
     return 1 if bad else 0
 
