@@ -158,8 +158,8 @@ def _build(spec: dict, tree: Path):
 
 
 def parse_options(text: str) -> tuple[str, ...]:
-    """``"compile,channels_last"`` → ``("channels_last", "compile")``; ``"none"`` → ``()``."""
-    opts = tuple(sorted({o.strip() for o in text.split(",") if o.strip()} - {"none"}))
+    """``"compile,channels_last"`` → ``("channels_last", "compile")``; ``"plain"`` → ``()``."""
+    opts = tuple(sorted({o.strip() for o in text.split(",") if o.strip()} - {"plain", "none"}))
     bad = [o for o in opts if o not in OPTIONS]
     if bad:
         raise ValueError(f"unknown option(s) {', '.join(bad)}; choose from {', '.join(OPTIONS)}")
