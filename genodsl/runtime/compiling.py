@@ -132,9 +132,13 @@ def prepare(model: nn.Module, *, compile: bool = False, recompute: bool = False,
     compiling). ``recompute``: :func:`~genodsl.compile.recompute.set_recompute` (before
     compiling, which reads the flag while tracing). ``compile``: :func:`compile_whole`, or
     with ``parts_between`` :func:`compile_parts` around those modules (then ``model`` is
-    returned, its parts compiled in place). ``say`` gets the one-line note on compiling."""
+    returned, its parts compiled in place). ``say`` gets the one-line notes (compiling; a
+    model with nothing to recompute, such as a baseline U-Net)."""
     if recompute:
         set_recompute(model, True)
+        if say is not None and not any(getattr(m, "recompute", False) for m in model.modules()):
+            say("recompute: this model has no cells or mixed edges to recompute; it runs as "
+                "without")
     if not compile:
         return model
     path = enable_cache()

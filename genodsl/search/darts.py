@@ -47,7 +47,7 @@ class Darts(BaseStrategy):
     def alpha_grads(self, val: Batch, train: Batch) -> tuple[list[torch.Tensor | None],
                                                              torch.Tensor, torch.Tensor]:
         """(alpha gradients, data loss), both averaged over the ranks, and the logits."""
-        logits = self.forward(val.image, detach_alphas=False)
+        logits = self.run_for_alphas(val.image, *self.net.alphas.edge_weights())
         loss = self.loss(logits, val.mask)
         grads = self.alpha_grad(loss)
         (mean,) = weighted_mean_(grads, len(val), [loss.detach()])

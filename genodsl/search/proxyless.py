@@ -91,7 +91,7 @@ class Proxyless(BaseStrategy):
 
     def alpha_step(self, val: Batch, train: Batch) -> StepResult:
         samples, pairs = self._pairs()
-        logits = self.run(val.image, *self._edge_maps(samples))
+        logits = self.run_for_alphas(val.image, *self._edge_maps(samples))
         loss = self.loss(logits, val.mask)
         penalty, expected = self.penalty()
         extra, reg = self.alpha_extra(penalty)

@@ -126,6 +126,20 @@ class BaseStrategy:
         with autocast(self.device, self.amp):
             return self.forward_net(image, down, up).float()
 
+    def run_for_alphas(self, image: torch.Tensor, down: EdgeWeights, up: EdgeWeights
+                       ) -> torch.Tensor:
+        """:meth:`run` with the weights frozen: the graph leads to the alphas (and the input)
+        only, so its backward computes no weight gradient (eager autograd skips them anyway;
+        a compiled graph computes every gradient its inputs need)."""
+        flags = [p.requires_grad for p in self.weights]
+        for p in self.weights:
+            p.requires_grad_(False)
+        try:
+            return self.run(image, down, up)
+        finally:
+            for p, flag in zip(self.weights, flags):
+                p.requires_grad_(flag)
+
     def penalty(self) -> tuple[torch.Tensor | None, float | None]:
         """(penalty on the alphas, expected cost), or (None, None) without a cost model."""
         if self.cost is None:

@@ -142,10 +142,14 @@ def test_prepare_says_where_the_cache_is(program, tmp_path):
 
 
 def test_prepare_turns_recomputation_on(program):
-    net = _net(program)
-    assert compiling.prepare(net, recompute=True) is net
+    net, said = _net(program), []
+    assert compiling.prepare(net, recompute=True, say=said.append) is net
     cells = [*net.down_cells, *net.up_cells]
-    assert cells and all(c.recompute for c in cells)
+    assert cells and all(c.recompute for c in cells) and said == []
+    plain = nn.Sequential(nn.Conv2d(1, 2, 3))  # e.g. a baseline: nothing to recompute
+    assert compiling.prepare(plain, recompute=True, say=said.append) is plain
+    assert said == ["recompute: this model has no cells or mixed edges to recompute; it runs "
+                    "as without"]
 
 
 # ------------------------------------------------------------------------- discrete networks
@@ -205,6 +209,23 @@ def test_darts_compiles_once_and_steps_like_eager(program, recompute):
     for (name, p), q in zip(ref.state_dict().items(), net.state_dict().values()):
         torch.testing.assert_close(q, p, rtol=1e-4, atol=1e-6, msg=name)
     assert list(net.state_dict()) == keys
+
+
+def test_alpha_steps_run_with_the_weights_frozen(program):
+    """The alpha step's graph reaches no weight (a compiled backward would compute their
+    gradients for nothing); its alpha gradients are those of the full graph."""
+    net = _supernet(program)
+    s = Darts(net, SearchConfig(strategy="darts", regularizer="none"), nn.CrossEntropyLoss())
+    b = _batch(0)
+    grads, _, _ = s.alpha_grads(b, b)
+    down, up = net.alphas.edge_weights()
+    full = torch.autograd.grad(s.loss(s.run(b.image, down, up), b.mask), s.alphas)
+    for g, ref in zip(grads, full):
+        torch.testing.assert_close(g, ref, rtol=1e-5, atol=1e-8)
+    assert all(p.requires_grad and p.grad is None for p in s.weights)
+    logits = s.run_for_alphas(b.image, down, up)
+    with pytest.raises(RuntimeError, match="does not require grad|not have been used"):
+        torch.autograd.grad(s.loss(logits, b.mask), s.weights[:1])
 
 
 def test_proxyless_compiles_the_parts_between_mixed_edges(program):
