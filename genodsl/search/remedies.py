@@ -10,7 +10,7 @@
   ``identity`` win, and is never derived.  Normal edges only: down and up edges change the
   spatial size, so a skip there would not be parameter-free.
 
-Both apply to every strategy; β-DARTS is on by default, DARTS- off.  :class:`Remedies` sets them up at the
+Both apply to every strategy; both are off by default.  :class:`Remedies` sets them up at the
 start of each epoch (nothing to checkpoint: the epoch decides them).
 """
 
