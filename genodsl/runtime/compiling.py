@@ -41,7 +41,6 @@ BACKEND_ENV = "GENODSL_COMPILE_BACKEND"
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 #: a shared ``forward`` (every ``nn.Sequential`` block) may need a graph per distinct shape
 PARTS_RECOMPILE_LIMIT = 64
-_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
 
 Say = Callable[[str], None]
 
@@ -90,7 +89,7 @@ def compile_parts(root: nn.Module, deciders: type | tuple[type, ...]) -> list[nn
     dynamo.recompile_limit = max(dynamo.recompile_limit, PARTS_RECOMPILE_LIMIT)
     dynamo.accumulated_recompile_limit = max(dynamo.accumulated_recompile_limit,
                                              8 * PARTS_RECOMPILE_LIMIT + len(parts))
-    for part in parts:
+    for part in (p for p in parts if "forward" not in vars(p)):  # not compiled yet
         part.forward = torch.compile(part.forward, backend=backend())  # type: ignore[method-assign]
     return parts
 
@@ -100,7 +99,8 @@ def _parts(module: nn.Module, deciders: type | tuple[type, ...]) -> Iterator[nn.
     if not has_weights:
         return
     decides = any(isinstance(m, deciders) for m in module.modules())
-    if not decides and not isinstance(module, _CONTAINERS):
+    runs = type(module).forward is not nn.Module.forward  # containers, parameter tables: no
+    if not decides and runs:
         yield module
         return
     for child in module.children():

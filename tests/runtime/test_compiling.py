@@ -241,6 +241,10 @@ def test_proxyless_compiles_the_parts_between_mixed_edges(program):
     weighted = [c for op in mixed for c in op.ops if any(True for _ in c.parameters())]
     assert set(map(id, weighted)) <= set(map(id, parts))
     assert {id(net.net.stem0), id(net.net.stem1), id(net.net.head)} <= set(map(id, parts))
+    assert all(p.forward is not type(p).forward for p in parts)
+    assert not any(p is net.alphas for p in parts)  # never called: nothing to compile
+    again = compiling.compile_parts(net, MixedOp)  # a second strategy on the same supernet
+    assert [p.forward for p in again] == [p.forward for p in parts]  # compiled once
     assert len(kinds) > 1
     assert list(net.state_dict()) == keys
     # the same sample twice: the second step traces nothing
