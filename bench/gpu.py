@@ -181,7 +181,7 @@ def print_rows(rows: list[dict], ceiling: float | None) -> None:
 
 def print_paper(rows: list[dict], smoke: bool) -> None:
     per_epoch = iterations_per_epoch()
-    sizes = "smoke sizes, " if smoke else ""
+    sizes = "tiny smoke sizes instead of " if smoke else ""
     print(f"\nPaper search setting ({sizes}480², batch 2, C=16, depth 4, M=3, 3 → 21 classes): "
           f"{EPOCHS} epochs × {per_epoch} iterations (PASCAL VOC {VOC_TRAIN_IMAGES} train "
           f"images, half weights, half alphas) against the paper's {PAPER_HOURS:.0f} h")
