@@ -73,8 +73,16 @@ def train(geno: Path = typer.Argument(None, help="a .geno file, or the name of a
 
     console.print(f"{result.status}: best DSC {num('dsc')} (epoch {s.get('best_epoch')}), "
                   f"mIoU {num('miou')}; {run_dir}", markup=False)
+    wait = s.get("data_wait_share")
+    if isinstance(wait, float) and wait > DATA_WAIT_WARNING:
+        console.print(f"note: {wait:.0%} of the training time went waiting for batches; "
+                      f"raise runtime.num_workers (now {cfg.runtime.num_workers}) or keep "
+                      f"data.cache on", markup=False)
     if result.status != "completed":
         raise typer.Exit(130)
+
+
+DATA_WAIT_WARNING = 0.25  # the share of training time waiting for data that is worth a note
 
 
 def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import time
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -45,3 +46,28 @@ def unpack_batch(batch: Any, num_classes: int) -> tuple[torch.Tensor, torch.Tens
         raise DataError(f"mask values must lie in [0, {num_classes}), "
                         f"got [{int(mask.min())}, {int(mask.max())}]")
     return image, mask.long()
+
+
+class TimedBatches:
+    """Iterates ``batches`` and adds up the seconds spent waiting for each one (``wait_s``):
+    loading, augmenting and collating that the model's step did not hide."""
+
+    def __init__(self, batches: Iterable[Any], clock: Callable[[], float] = time.perf_counter):
+        self.batches = batches
+        self.clock = clock
+        self.wait_s = 0.0
+
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Any]:
+        it = iter(self.batches)
+        while True:
+            start = self.clock()
+            try:
+                batch = next(it)
+            except StopIteration:
+                self.wait_s += self.clock() - start
+                return
+            self.wait_s += self.clock() - start
+            yield batch

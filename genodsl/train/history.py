@@ -22,6 +22,7 @@ class EpochStats:
     val_dsc: float | None = None
     val_miou: float | None = None
     val_dsc_per_class: dict[str, float | None] | None = None
+    data_wait_s: float | None = None  # of time_s, waiting for training batches
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ def summarize(history: Sequence[EpochStats], best_epoch: int | None, **facts: An
     final = next((h for h in reversed(history) if h.val_dsc is not None), None)
     mems = [h.peak_memory_mb for h in history if h.peak_memory_mb is not None]
     times = [h.time_s for h in history]
+    waits = [h.data_wait_s for h in history if h.data_wait_s is not None]
     status = facts.pop("status")
     epochs = facts.pop("epochs")
     return {
@@ -55,5 +57,8 @@ def summarize(history: Sequence[EpochStats], best_epoch: int | None, **facts: An
         "flops_definition": FLOPS_DEFINITION,
         "time_per_epoch_s": sum(times) / len(times) if times else None,
         "total_time_s": sum(times), "peak_memory_mb": max(mems) if mems else None,
+        # the share of the time spent waiting for training batches (the data path starving
+        # the model; raise runtime.num_workers, keep data.cache on)
+        "data_wait_share": sum(waits) / sum(times) if waits and sum(times) > 0 else None,
         **facts,
     }

@@ -49,7 +49,7 @@ from ..runtime.device import amp_dtype, autocast, check_device
 from ..runtime.loader import make_loader
 from ..runtime.seeding import capture_rng, preserve_rng, restore_rng, seed_everything
 from ..runtime.signals import sigterm_as_interrupt
-from .batches import count_flops, count_parameters, unpack_batch
+from .batches import TimedBatches, count_flops, count_parameters, unpack_batch
 from .checkpoint import LAST_KEYS, FORMAT_VERSION, RunPaths, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .history import EpochStats, TrainResult, summarize
@@ -241,11 +241,11 @@ class Trainer:
         return logits.float()
 
     def _train_epoch(self, progress: Any, task: Any, log: JsonlLog,
-                     tb: TensorBoard | None) -> float:
+                     tb: TensorBoard | None) -> tuple[float, float]:
         self.model.train()
         total, count = 0.0, 0
         progress.reset(task, total=len(self.train_loader))
-        for step, batch in enumerate(self.train_loader, start=1):
+        for step, batch in enumerate(batches := TimedBatches(self.train_loader), start=1):
             image, mask = unpack_batch(batch, self.num_classes)
             image = image.to(self.device, non_blocking=True)
             mask = mask.to(self.device, non_blocking=True)
@@ -275,7 +275,7 @@ class Trainer:
                 if tb is not None:
                     tb.scalars({"train/step_loss": value}, self.global_step)
             progress.update(task, advance=1, info=f"loss {total / count:.4f}")
-        return total / count
+        return total / count, batches.wait_s  # mean loss, seconds spent waiting for data
 
     @torch.no_grad()
     def _validate(self) -> tuple[float, dict[str, Any]]:
@@ -301,7 +301,7 @@ class Trainer:
         cfg = self.cfg
         reset_peak_memory(self.device)
         start = time.perf_counter()
-        train_loss = self._train_epoch(progress, tasks[1], log, tb)
+        train_loss, wait = self._train_epoch(progress, tasks[1], log, tb)
         lr = self.optimizer.param_groups[0]["lr"]
         if self.scheduler is not None:
             self.scheduler.step()
@@ -316,7 +316,7 @@ class Trainer:
             epoch=self.epoch, train_loss=train_loss, lr=lr,
             time_s=time.perf_counter() - start, peak_memory_mb=mem, val_loss=val_loss,
             val_dsc=val["dsc"] if val else None, val_miou=val["miou"] if val else None,
-            val_dsc_per_class=val["dsc_per_class"] if val else None)
+            val_dsc_per_class=val["dsc_per_class"] if val else None, data_wait_s=wait)
 
     def fit(self, resume: bool = False) -> TrainResult:
         """Train to ``config.epochs``; with ``resume`` continue from ``checkpoints/last.pt``."""

@@ -17,7 +17,7 @@ from genodsl.train.config import TrainConfig
 from genodsl.train.loop import Trainer, fit
 
 SPEC = {"kind": "tiny", "width": 4}
-TIMING = {"time_s", "peak_memory_mb"}
+TIMING = {"time_s", "peak_memory_mb", "data_wait_s"}
 
 
 CPU = RuntimeConfig(device="cpu", progress=False)
@@ -53,6 +53,23 @@ def test_training_lowers_the_loss(tmp_path, dataset_cls, make_net):
     assert result.status == "completed" and len(losses) == 6
     assert losses[-1] < losses[0]
     assert all(0.0 <= (h.val_dsc or 0) <= 1.0 for h in result.history)
+
+
+def test_time_waiting_for_data_is_recorded(tmp_path, dataset_cls, make_net):
+    result = _fit(tmp_path, "run", make_net(), dataset_cls(8), dataset_cls(4, seed=1),
+                  _cfg(epochs=2))
+    assert all(0.0 < h.data_wait_s <= h.time_s for h in result.history)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert 0.0 < summary["data_wait_share"] < 1.0
+
+
+def test_timed_batches_add_up_the_waits():
+    from genodsl.train.batches import TimedBatches
+
+    ticks = iter([0.0, 0.5, 1.0, 1.25, 2.0, 2.5])  # start/end of each next(), the last raises
+    timed = TimedBatches(["a", "b"], clock=lambda: next(ticks))
+    assert list(timed) == ["a", "b"] and len(timed) == 2
+    assert timed.wait_s == pytest.approx(0.5 + 0.25 + 0.5)
 
 
 def test_run_folder_layout_and_checkpoint_keys(tmp_path, dataset_cls, make_net):
