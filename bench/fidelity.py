@@ -35,7 +35,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -296,6 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=1, help="searches; the best is kept")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="default runs/fidelity/<data>_<budget>")
+    p.add_argument("--lrs", type=float, nargs="+",
+                   help="learning rates every model tries (default: the budget's)")
+    p.add_argument("--train-seeds", type=int, help="training seeds per model (default: the "
+                                                    "budget's)")
     p.add_argument("--set", dest="sets", action="append", default=[],
                    help="KEY=VALUE for every search and training command")
     args = p.parse_args(argv)
@@ -303,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = Path(args.data)
     b = BUDGETS[args.budget]
+    if args.lrs or args.train_seeds:
+        b = replace(b, lrs=tuple(args.lrs or b.lrs), train_seeds=args.train_seeds or b.train_seeds)
     out = args.out or Path("runs/fidelity") / f"{data.resolve().name}_{args.budget}"
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (("space.geno", space_text(b.C, b.depth)),
