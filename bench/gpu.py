@@ -147,7 +147,10 @@ class Runner:
                 row.update(measure(spec, options, self.args.device, self.args.steps,
                                    count_flops))
             except Exception as exc:  # noqa: BLE001 - one failed config (OOM...) is a result
-                row["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
+                lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+                # the first line names the failing stage, the last one its root cause
+                row["error"] = f"{type(exc).__name__}: " + " … ".join(
+                    dict.fromkeys([lines[0][:200], lines[-1][:300]] if lines else [""]))
         shown = (f"{row['seconds']:.4f} s, warm-up {row['warmup_steps']} steps "
                  f"{row['warmup_s']:.1f} s" if "seconds" in row
                  else row.get("error") or row.get("skipped"))
