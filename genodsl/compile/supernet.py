@@ -38,11 +38,17 @@ class Supernet(nn.Module):
     """``forward(x)`` mixes every edge by softmax(alphas); strategies pass their own weights."""
 
     def __init__(self, settings: NetworkSettings, space: SearchSpace,
-                 share_normal_alphas: bool = True, alpha_init_std: float = 1e-3):
+                 share_normal_alphas: bool = True, alpha_init_std: float = 1e-3,
+                 affine_norm: bool = True):
         super().__init__()
         self.settings = settings
         self.space = space = placed_cells(settings, space)  # a normal cell only if placed
         self.net = NasUnet(settings, space, mixed_edge)
+        if not affine_norm:  # the cells' norms; the stems' and the head's stay affine
+            for cells in (self.net.down_cells, self.net.up_cells,
+                          getattr(self.net, "normal_cells", ())):
+                for cell in cells:
+                    drop_norm_affine(cell)
         self.alphas = AlphaSet(space, share_normal_alphas, alpha_init_std)
 
     def weight_parameters(self) -> list[nn.Parameter]:
@@ -67,7 +73,22 @@ class Supernet(nn.Module):
         return self.net(x, down, up)  # [B, classes, (D,) H, W]
 
 
+def drop_norm_affine(module: nn.Module) -> None:
+    """Every GroupNorm in ``module`` normalises only: no learned scale and shift (in place)."""
+    for m in module.modules():
+        if isinstance(m, nn.GroupNorm) and m.affine:
+            m.affine = False
+            m.register_parameter("weight", None)
+            m.register_parameter("bias", None)
+
+
 def build_supernet(settings: NetworkSettings, space: SearchSpace, *,
-                   share_normal_alphas: bool = True, alpha_init_std: float = 1e-3) -> Supernet:
-    """The supernet of ``space`` in the backbone ``settings`` (see :class:`Supernet`)."""
-    return Supernet(settings, space, share_normal_alphas, alpha_init_std)
+                   share_normal_alphas: bool = True, alpha_init_std: float = 1e-3,
+                   affine_norm: bool = True) -> Supernet:
+    """The supernet of ``space`` in the backbone ``settings`` (see :class:`Supernet`).
+
+    ``affine_norm=False`` builds the cells' GroupNorms without scale and shift, as the reference
+    and DARTS search (a candidate cannot rescale itself; only its alpha weighs it); the stems
+    and the head keep theirs.  The derived network is built affine either way.
+    """
+    return Supernet(settings, space, share_normal_alphas, alpha_init_std, affine_norm)

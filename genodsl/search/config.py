@@ -99,6 +99,9 @@ class SearchConfig(Section):
     patience: int | None = Field(
         40, ge=1, description="stop when the genotype is unchanged this many epochs")
     share_normal_alphas: bool = Field(True, description="down and up cells share normal alphas")
+    affine_norm: bool = Field(
+        True, description="the supernet cells' GroupNorms learn a scale and shift; false: they "
+                          "only normalise, as in the reference's and DARTS' search")
     loss: LossName = LossName.DICE
     weights: WeightOptimConfig = WeightOptimConfig()
     alphas: AlphaOptimConfig = AlphaOptimConfig()

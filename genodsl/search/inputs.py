@@ -90,7 +90,7 @@ def load_inputs(program: Program, network: str | None, cfg: SearchConfig,
     space = program.cells_for(net.name)
     assert isinstance(space, SearchSpace) and net.settings is not None
     supernet = build_supernet(net.settings, space, share_normal_alphas=cfg.share_normal_alphas,
-                              alpha_init_std=cfg.alphas.init_std)
+                              alpha_init_std=cfg.alphas.init_std, affine_norm=cfg.affine_norm)
     # channels, classes and names from the data (nnU-Net dataset.json, 4D NIfTI), then the
     # search's halves, then a CT window from the weight half's foreground (as training does)
     data_cfg = fit_intensity(search_data_config(fit_to_data(data), net, runtime.seed), paths.root)

@@ -50,3 +50,20 @@ def test_supernet_weights_against_the_reference() -> None:
     none_norm = normal_edges * 2 * c
     head_norm = 2 * 21
     assert total - cell_norms + shuffle_conv + none_norm + head_norm == REFERENCE
+
+
+def test_search_affine_norm_false_is_the_references_supernet() -> None:
+    """``search.affine_norm: false`` drops exactly the cells' 9,600 GroupNorm weights."""
+    program = loads(SEARCH, base_dir=ROOT / "genotypes")
+    settings = program.networks["reference_search"].settings
+    net = build_supernet(settings, program.spaces["NASUNET_SPACE"], affine_norm=False)
+    total = sum(p.numel() for p in net.weight_parameters())
+    c = 16
+    duplicates_and_dead_norms = 42 * (param_count("conv", c) - 2 * c) + 42 * 2 * c + 2 * 21
+    assert total == 515_937 and total + duplicates_and_dead_norms == REFERENCE
+    cell_norms = [m for name, m in net.net.named_modules()
+                  if isinstance(m, torch.nn.GroupNorm) and "cells" in name]
+    assert cell_norms and not any(m.affine or m.weight is not None for m in cell_norms)
+    stem_and_head = [m for name, m in net.net.named_modules()
+                     if isinstance(m, torch.nn.GroupNorm) and "cells" not in name]
+    assert stem_and_head and all(m.affine for m in stem_and_head)

@@ -136,3 +136,19 @@ def test_model_c_and_depth_overrides_resize_a_network(space_file) -> None:
     assert (settings.C, settings.depth) == (6, 1)
     with pytest.raises(ValueError, match="not a baseline's"):
         ModelConfig(baseline="unet_small", C=8)
+
+
+
+def test_non_affine_search_norms_run_and_checkpoint_without_their_weights(space_file,
+                                                                          tmp_path) -> None:
+    affine = run_search(tiny_job(space_file, tmp_path / "a", warmup_epochs=1))
+    plain = run_search(tiny_job(space_file, tmp_path / "p", warmup_epochs=1, affine_norm=False))
+    assert plain.status == "completed" and load(plain.genotype_file).genotypes
+
+    def keys(run: Path) -> set[str]:
+        return set(torch.load(SearchPaths(run).last, weights_only=True)["net"])
+
+    dropped = keys(affine.run_dir) - keys(plain.run_dir)
+    assert keys(plain.run_dir) < keys(affine.run_dir)
+    assert any(".pre0." in k for k in dropped) and any(".edges." in k for k in dropped)
+    assert all("cells" in k and k.endswith((".weight", ".bias")) for k in dropped)
