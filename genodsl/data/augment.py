@@ -1,7 +1,9 @@
 """Random augmentation of training samples with MONAI dictionary transforms.
 
-Image and mask go through the same transforms with the same random draws; the image is
-interpolated bilinearly and the mask by nearest neighbour, so the mask keeps its class indices.
+Image and mask go through the same spatial transforms (flips, rotations, elastic deformation,
+``scale``: a random zoom, the size kept) with the same random draws; the image is interpolated
+bilinearly and the mask by nearest neighbour, so the mask keeps its class indices. ``gamma``
+and ``noise_std`` change the image only.
 Every call is seeded explicitly, so a sample's augmentation is a pure function of its seed.
 
 With ``data.patch`` a random (H, W) window is cut first (MONAI ``RandSpatialCropd``), after
@@ -30,8 +32,9 @@ class Augmenter:
     """``(image [C, H, W] float, mask [H, W] int64, seed) -> (image, mask)``."""
 
     def __init__(self, cfg: AugmentConfig, patch: tuple[int, int] | None = None):
-        from monai.transforms import (Compose, Rand2DElasticd, RandFlipd, RandRotate90d,
-                                      RandRotated, RandSpatialCropd, SpatialPadd)
+        from monai.transforms import (Compose, Rand2DElasticd, RandAdjustContrastd, RandFlipd,
+                                      RandGaussianNoised, RandRotate90d, RandRotated,
+                                      RandSpatialCropd, RandZoomd, SpatialPadd)
 
         keys = ("image", "mask")
         modes = ("bilinear", "nearest")
@@ -55,6 +58,14 @@ class Augmenter:
             steps.append(Rand2DElasticd(keys, spacing=cfg.elastic_spacing,
                                         magnitude_range=cfg.elastic_magnitude, prob=cfg.prob,
                                         mode=modes, padding_mode="reflection"))
+        if cfg.enabled and cfg.scale is not None:
+            steps.append(RandZoomd(keys, prob=cfg.prob, min_zoom=cfg.scale[0],
+                                   max_zoom=cfg.scale[1], mode=("bilinear", "nearest-exact"),
+                                   padding_mode="constant", keep_size=True))
+        if cfg.enabled and cfg.gamma is not None:  # on the image only
+            steps.append(RandAdjustContrastd("image", prob=cfg.prob, gamma=cfg.gamma))
+        if cfg.enabled and cfg.noise_std > 0:
+            steps.append(RandGaussianNoised("image", prob=cfg.prob, std=cfg.noise_std))
         self.cfg = cfg
         self._compose = Compose(steps) if steps else None
         # a 90-degree rotation would change the shape of a non-square image: skip it there

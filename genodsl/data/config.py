@@ -70,6 +70,18 @@ class AugmentConfig(_Frozen):
     elastic: bool = False                           # 2D elastic deformation
     elastic_spacing: int = Field(16, ge=2)          # pixels between deformation control points
     elastic_magnitude: tuple[float, float] = (0.0, 1.0)  # offset range of the control points
+    # nnU-Net's spatial scaling and intensity transforms (its ranges: scale 0.7-1.4, gamma
+    # 0.7-1.5, noise variance up to 0.1); each off by default
+    scale: tuple[float, float] | None = None        # random zoom range, e.g. [0.85, 1.25]
+    gamma: tuple[float, float] | None = None        # random gamma range of the image, e.g. [0.7, 1.5]
+    noise_std: float = Field(0.0, ge=0.0)           # Gaussian noise std on the normalised image
+
+    @field_validator("scale", "gamma")
+    @classmethod
+    def _positive_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 < v[0] <= v[1]:
+            raise ValueError(f"expected [low, high] with 0 < low <= high, got {list(v)}")
+        return v
 
 
 class SplitConfig(_Frozen):

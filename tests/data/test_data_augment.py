@@ -80,3 +80,34 @@ def test_set_epoch_makes_augmentation_reproducible() -> None:
     train_b.set_epoch(4)
     assert any(not torch.equal(train_a[i]["image"], train_b[i]["image"])
                for i in range(len(train_a)))
+
+
+def test_scale_zooms_image_and_mask_together() -> None:
+    aug = Augmenter(AugmentConfig(flip=False, rotate_degrees=0, scale=(0.7, 1.4), prob=1.0))
+    image, mask = shapes()
+    areas = set()
+    for seed in range(6):
+        img2, mask2 = aug(image, mask, seed)
+        assert img2.shape == image.shape and mask2.shape == mask.shape  # the size is kept
+        assert set(mask2.unique().tolist()) <= {0, 1}
+        assert ((img2[0] > 0.5).long() == mask2).float().mean().item() > 0.97
+        areas.add(int(mask2.sum()))
+    assert len(areas) > 1 and areas != {int(mask.sum())}
+
+
+@pytest.mark.parametrize("cfg", [dict(gamma=(0.5, 2.0)), dict(noise_std=0.2)])
+def test_intensity_transforms_change_the_image_only(cfg) -> None:
+    aug = Augmenter(AugmentConfig(flip=False, rotate_degrees=0, prob=1.0, **cfg))
+    image, mask = shapes()
+    image = image * 0.8 + 0.1  # gamma needs values between the extremes to act on
+    image[0, 0, 0], image[0, -1, -1] = 0.0, 1.0
+    img2, mask2 = aug(image, mask, 3)
+    assert torch.equal(mask2, mask)
+    assert img2.shape == image.shape and not torch.allclose(img2, image)
+
+
+def test_bad_augment_range_names_the_key() -> None:
+    from genodsl.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        parse_data_config({"root": "d", "augment": {"scale": [1.2, 0.8]}})
+    assert "data.augment.scale" in str(err.value) and "low <= high" in str(err.value)
