@@ -39,8 +39,8 @@ def test_every_model_trains_with_identical_settings(tmp_path) -> None:
         tails.add(tuple(argv[argv.index("--data"):])[:-2])  # all but --out RUN
         assert argv[-2:] == ["--out", str(tmp_path / step.name.split(":")[1] / "lr0.001_seed3")]
     assert len(tails) == 1
-    assert {"--epochs", str(b.train_epochs), "--seed", "3", "k=v", "train.lr=0.001"} \
-        <= set(next(iter(tails)))
+    assert {"--epochs", str(b.train_epochs), "--seed", "3", "k=v", "train.lr=0.001",
+            "data.augment.scale=[0.85,1.25]"} <= set(next(iter(tails)))
     nas = [s for s in steps if "unet_small" not in s.name]
     assert all(f"model.C={b.train_C}" in s.argv for s in nas)  # searched and published alike
     assert not any(a.startswith("model.C") for a in steps[-1].argv)
