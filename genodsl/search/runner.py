@@ -199,6 +199,7 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
     progress = Progress()
     if resume and paths.last.is_file():
         progress = load_state(paths.last, net, strategy, gens, inputs.hash)
+        start -= progress.elapsed_s  # the earlier invocations' time counts (summary, resume)
         log.truncate_after(progress.epoch)
         log.write({"epoch": progress.epoch, "event": "resumed"})
     elif resume:
@@ -250,6 +251,7 @@ def run_search(job: SearchJob, *, resume: bool = False, console: Console | None 
                 log.write(record)
                 if tb is not None:
                     tb.scalars({k2: v for k2, v in record.items() if k2 != "epoch"}, epoch)
+                progress.elapsed_s = time.perf_counter() - start
                 if main:
                     save_state(paths.last, net, strategy, progress, gens, inputs.hash)
                 bar.update(ep_task, completed=epoch, info=_info(meters))

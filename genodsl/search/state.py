@@ -73,6 +73,7 @@ class Progress:
     alpha_start: dict[str, torch.Tensor] | None = None  # the probabilities before any step
     eigen: dict[int, float] | None = None  # epoch → dominant Hessian eigenvalue
     stop_reason: str | None = None       # "patience" or "eigenvalue" when stopped early
+    elapsed_s: float = 0.0               # wall time up to the last checkpoint, resumes included
 
     def __post_init__(self) -> None:
         if self.alpha_history is None:
@@ -90,7 +91,7 @@ def save_state(path: Path, net: torch.nn.Module, strategy: Any, progress: Progre
         "alpha_history": progress.alpha_history, "signature": progress.signature,
         "unchanged": progress.unchanged, "finished": progress.finished,
         "alpha_start": progress.alpha_start, "eigen": progress.eigen,
-        "stop_reason": progress.stop_reason,
+        "stop_reason": progress.stop_reason, "elapsed_s": progress.elapsed_s,
     }, path)
 
 
@@ -114,4 +115,4 @@ def load_state(path: Path, net: torch.nn.Module, strategy: Any,
     return Progress(int(state["epoch"]), list(state["alpha_history"]), str(state["signature"]),
                     int(state["unchanged"]), bool(state["finished"]), state.get("alpha_start"),
                     {int(e): float(v) for e, v in (state.get("eigen") or {}).items()},
-                    state.get("stop_reason"))
+                    state.get("stop_reason"), float(state.get("elapsed_s") or 0.0))

@@ -67,8 +67,11 @@ def test_resume_equals_uninterrupted(space_file, tmp_path, name) -> None:
 
     cut = run_search(tiny_job(space_file, tmp_path / "cut", **kw), on_epoch_end=stop_after_first)
     assert cut.status == "interrupted" and cut.epochs == 1
+    cut_s = torch.load(SearchPaths(cut.run_dir).last, weights_only=True)["elapsed_s"]
     resumed = run_search(tiny_job(space_file, tmp_path / "cut", **kw), resume=True)
     assert resumed.status == "completed" and resumed.epochs == 3
+    # the summary's time counts the interrupted invocation too (up to its checkpoint)
+    assert 0 < cut_s < resumed.summary["wall_time_s"]
     assert full.genotype_file.read_bytes() == resumed.genotype_file.read_bytes()
     for k, v in _alphas(full.run_dir).items():
         assert torch.equal(v, _alphas(resumed.run_dir)[k]), k
