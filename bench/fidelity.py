@@ -7,7 +7,8 @@ Every step goes through the command line (``python -m genodsl ...``), as a user 
 
 1. ``search`` the NAS-Unet space (a supernet of the budget's C and depth) on the training cases
    (``--seeds N``: N searches, the best by a short training kept; ``genodsl search --seeds``);
-2. ``train`` with identical epochs, data, split, size and optimiser (Adam, cosine, Dice):
+2. ``train`` with identical epochs, data, split, size, augmentation and optimiser (Adam,
+   cosine, Dice):
    the searched genotype and the published ``NASUNET`` genotype (both at the budget's training
    C and the search's depth), the ``unet_small`` baseline, and the 31M ``unet`` when the budget
    allows (on a GPU).  The same tuning effort for every model: each tries the budget's learning

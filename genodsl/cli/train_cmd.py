@@ -11,6 +11,8 @@ from ..errors import GenoError
 from . import options as o
 from .common import console
 
+DATA_WAIT_WARNING = 0.25  # the share of training time waiting for data that is worth a note
+
 
 def train(geno: Path = typer.Argument(None, help="a .geno file, or the name of a shipped one "
                                       "(nasunet.geno); or use --baseline (model.file)",
@@ -80,9 +82,6 @@ def train(geno: Path = typer.Argument(None, help="a .geno file, or the name of a
                       f"data.cache on", markup=False)
     if result.status != "completed":
         raise typer.Exit(130)
-
-
-DATA_WAIT_WARNING = 0.25  # the share of training time waiting for data that is worth a note
 
 
 def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
