@@ -114,3 +114,44 @@ def test_evaluate_on_the_runs_own_validation_cases(trained, tmp_path, cli):
     assert f"its val cases ({len(split['val'])} images" in out
     rows = (tmp_path / "ev" / "per_case.csv").read_text(encoding="utf-8").strip().splitlines()[1:]
     assert len(rows) == len(split["val"])
+
+
+def test_evaluate_and_predict_compiled_channels_last_match_eager(trained, tmp_path, cli,
+                                                                  monkeypatch):
+    """``--set train.compile=true`` (traced with aot_eager here) and channels-last change how
+    evaluate and predict run, not what they write."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from torch._dynamo.utils import counters
+
+    from genodsl.data.synthetic import SyntheticSpec, write_folder
+    from genodsl.runtime import compiling
+
+    monkeypatch.setenv(compiling.BACKEND_ENV, "aot_eager")
+    monkeypatch.setenv(compiling.CACHE_ENV, str(tmp_path / "cache"))
+    write_folder(tmp_path / "test", 2, SyntheticSpec(size=(40, 40), seed=5))
+    fast = ["--set", "train.compile=true", "--set", "runtime.channels_last=true"]
+    metrics = {}
+    graphs = {}
+    for name, extra in (("eager", []), ("fast", fast)):
+        torch._dynamo.reset()
+        counters.clear()
+        code, _, err = cli("evaluate", trained / "geno", "--data", tmp_path / "test",
+                           "--out", tmp_path / name, *extra)
+        assert code == 0, err
+        metrics[name] = json.loads((tmp_path / name / "metrics.json").read_text("utf-8"))
+        image = next((tmp_path / "test" / "images").iterdir())
+        code, _, err = cli("predict", trained / "geno", image, "--out", tmp_path / f"p_{name}",
+                           "--no-overlay", *extra)
+        assert code == 0, err
+        graphs[name] = counters["stats"]["unique_graphs"]
+    torch._dynamo.reset()
+    assert graphs == {"eager": 0, "fast": graphs["fast"]} and graphs["fast"] >= 1  # it compiled
+    assert metrics["fast"]["dsc"] == pytest.approx(metrics["eager"]["dsc"], abs=1e-6)
+    assert metrics["fast"]["dsc_per_class"] == pytest.approx(metrics["eager"]["dsc_per_class"],
+                                                             abs=1e-6)
+    masks = [sorted((tmp_path / f"p_{n}").glob("*.png")) for n in ("eager", "fast")]
+    assert masks[0] and [m.name for m in masks[0]] == [m.name for m in masks[1]]
+    for a, b in zip(*masks):
+        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))), a.name

@@ -34,6 +34,21 @@ def _run(run: Path, named: dict[str, object], config: Path | None, sets: list[st
     return loaded.model, cfg
 
 
+def _for_inference(model: Any, cfg: Any) -> Any:
+    """What evaluate and predict call: ``model`` in the run's memory format
+    (``runtime.channels_last``, 2D networks) and, with ``train.compile``, compiled (the
+    graphs cached as in training); the module itself (its weights) is unchanged."""
+    import torch
+
+    from ..runtime.compiling import prepare
+    from ..train.infer import model_dims
+
+    if cfg.runtime.channels_last and model_dims(model) == 2:
+        model.to(memory_format=torch.channels_last)
+    say = err_console.print if cfg.runtime.progress else None
+    return prepare(model, compile=cfg.train.compile, say=say)
+
+
 class VolumeFormat(str, Enum):
     """``genodsl predict --format``: how label volumes are written."""
 
@@ -113,7 +128,8 @@ def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
 
     With --data: test data (same layout as training); without: the run's own cases. --out:
     where per_case.csv and metrics.json go (default RUN/eval). The surface Dice tolerance is
-    train.surface_tolerance_mm (--set train.surface_tolerance_mm=2).
+    train.surface_tolerance_mm (--set train.surface_tolerance_mm=2). The run's
+    train.compile and runtime.channels_last apply here too (--set train.compile=true).
     """
     from ..data import build_dataset
     from ..data.splits import SPLIT_FILE, load_split
@@ -126,6 +142,7 @@ def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
         named["data.layout"] = "auto"
     model, cfg = _run(run, named, config, sets)
     dataset = build_dataset(cfg.data, model_dims(model))  # 3D network: whole volumes
+    model = _for_inference(model, cfg)
     title = f"{run.name} on {data}"
     if data is None:
         if split is not o.Split.ALL:
@@ -175,7 +192,8 @@ def predict(run: Path = typer.Argument(..., help="a training run folder"),
     A volume (NIfTI, NRRD, MetaImage, DICOM series folder) is predicted slice by slice along
     data.slice_axis (a 3D network: whole, by sliding windows of its patch) and written as one label volume OUT/<name>_seg.<its suffix> (--format
     nifti: .nii.gz) with the input's shape, spacing, origin and direction; a DICOM series gets
-    a NIfTI label (DICOM segmentation objects are not written).
+    a NIfTI label (DICOM segmentation objects are not written). The run's train.compile and
+    runtime.channels_last apply here too (--set train.compile=true).
     """
     from ..data import load_input
     from ..runtime.device import pick_device
@@ -184,6 +202,7 @@ def predict(run: Path = typer.Argument(..., help="a training run folder"),
     from ..train.runlog import make_progress
 
     model, cfg = _run(run, o.shared(device, seed, size, batch_size, no_progress), config, sets)
+    model = _for_inference(model, cfg)
     dev = pick_device(cfg.runtime.device)
     targets = _volume_targets(inputs, out, volume_format.value)
     written = 0
