@@ -2,6 +2,7 @@
 
     python bench/fidelity.py --data ../shared/data/em-membrane --budget quick
     python bench/fidelity.py --data DIR --budget standard --seeds 3 --out runs/fidelity/em
+    python bench/fidelity.py --data DIR --budget standard --train-epochs 80  # longer trainings
 
 Every step goes through the command line (``python -m genodsl ...``), as a user would run it:
 
@@ -195,7 +196,23 @@ def state(step: Step) -> str:
     return "resume" if (step.run / "checkpoints" / "last.pt").is_file() else "start"
 
 
+def trained_epochs(run: Path) -> int | None:
+    """The epochs an existing training run was asked for (its config.yaml), else None."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    return (config.get("train") or {}).get("epochs")
+
+
 def run_step(step: Step, log: dict[str, Any]) -> None:
+    if step.name.startswith("train:"):  # never count (or resume) a run of another length
+        asked, found = int(step.argv[step.argv.index("--epochs") + 1]), trained_epochs(step.run)
+        if found is not None and found != asked:
+            raise SystemExit(f"{step.run} was trained for {found} epochs, this benchmark asks "
+                             f"{asked}: give another --out")
     todo = state(step)
     if todo == "done":
         print(f"== {step.name}: done already ({step.run})", flush=True)
@@ -308,6 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="learning rates every model tries (default: the budget's)")
     p.add_argument("--train-seeds", type=int, help="training seeds per model (default: the "
                                                     "budget's)")
+    p.add_argument("--train-epochs", type=int, help="training epochs of every model (default: "
+                                                     "the budget's); a new --out (the default "
+                                                     "one names it)")
     p.add_argument("--set", dest="sets", action="append", default=[],
                    help="KEY=VALUE for every search and training command")
     args = p.parse_args(argv)
@@ -315,9 +335,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = Path(args.data)
     b = BUDGETS[args.budget]
-    if args.lrs or args.train_seeds:
-        b = replace(b, lrs=tuple(args.lrs or b.lrs), train_seeds=args.train_seeds or b.train_seeds)
-    out = args.out or Path("runs/fidelity") / f"{data.resolve().name}_{args.budget}"
+    if args.lrs or args.train_seeds or args.train_epochs:
+        b = replace(b, lrs=tuple(args.lrs or b.lrs), train_seeds=args.train_seeds or b.train_seeds,
+                    train_epochs=args.train_epochs or b.train_epochs)
+    longer = f"_ep{b.train_epochs}" if args.train_epochs else ""
+    out = args.out or Path("runs/fidelity") / f"{data.resolve().name}_{args.budget}{longer}"
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (("space.geno", space_text(b.C, b.depth)),
                        ("published.geno", nasunet_text(b.C, b.depth))):

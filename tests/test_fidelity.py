@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,18 @@ def test_budgets_are_sane(name: str) -> None:
     b = fidelity.BUDGETS[name]
     assert b.size % 2 ** b.depth == 0 and b.lrs and b.train_seeds >= 1
     assert min(10, b.search_epochs // 5) < b.search_epochs  # genodsl's default warm-up
+
+
+def test_a_run_of_another_length_is_refused_not_reused(tmp_path) -> None:
+    b = fidelity.BUDGETS["quick"]
+    step = fidelity.train_step(tmp_path, "D", b, "nasunet", 1e-3, 0, [])
+    step.run.mkdir(parents=True)
+    (step.run / "config.yaml").write_text(f"train:\n  epochs: {b.train_epochs}\n", "utf-8")
+    (step.run / "summary.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
+    fidelity.run_step(step, {})  # the same length: skipped as done, nothing runs
+    longer = fidelity.train_step(tmp_path, "D", replace(b, train_epochs=b.train_epochs + 5),
+                                 "nasunet", 1e-3, 0, [])
+    assert longer.run == step.run
+    with pytest.raises(SystemExit, match=f"trained for {b.train_epochs} epochs.*asks "
+                                         f"{b.train_epochs + 5}"):
+        fidelity.run_step(longer, {})
