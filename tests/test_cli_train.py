@@ -147,7 +147,7 @@ def test_evaluate_and_predict_compiled_channels_last_match_eager(trained, tmp_pa
         assert code == 0, err
         graphs[name] = counters["stats"]["unique_graphs"]
     torch._dynamo.reset()
-    assert graphs == {"eager": 0, "fast": graphs["fast"]} and graphs["fast"] >= 1  # it compiled
+    assert graphs["eager"] == 0 and graphs["fast"] >= 1  # only the fast run compiled
     assert metrics["fast"]["dsc"] == pytest.approx(metrics["eager"]["dsc"], abs=1e-6)
     assert metrics["fast"]["dsc_per_class"] == pytest.approx(metrics["eager"]["dsc_per_class"],
                                                              abs=1e-6)
