@@ -14,12 +14,13 @@ TINY = ["--set", "data.size=32", "--set", "data.synthetic.n_images=8",
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One tiny NASUNET run and one tiny U-Net run (1 epoch each)."""
+    """One tiny NASUNET run and one tiny U-Net run (1 epoch each; the U-Net's of 3 steps)."""
     from genodsl.cli import main
 
     root = tmp_path_factory.mktemp("runs")
     for args in (["train", str(GENOTYPES / "nasunet.geno"), "-n", "nasunet_tiny"],
-                 ["train", "--baseline", "unet_small"]):
+                 ["train", "--baseline", "unet_small", "--steps-per-epoch", "3",
+                  "--set", "train.log_every=1"]):
         out = root / ("geno" if "-n" in args else "unet")
         try:
             main(args + ["--data", "synthetic", "--out", str(out), "--epochs", "1"] + TINY)
@@ -36,6 +37,16 @@ def test_train_writes_a_run_folder(trained):
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "completed"
     assert 0.0 <= summary["dsc"] <= 1.0
+
+
+def test_steps_per_epoch_from_the_command_line(trained):
+    import yaml
+
+    run = trained / "unet"
+    config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    assert config["train"]["steps_per_epoch"] == 3
+    steps = [json.loads(x) for x in (run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["step"] for r in steps if r["kind"] == "step"] == [1, 2, 3]
 
 
 def test_evaluate_on_a_folder(trained, tmp_path, cli):

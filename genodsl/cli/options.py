@@ -56,6 +56,10 @@ Data = Annotated[Optional[str], typer.Option(
                          "'synthetic' (data.root / data.layout)", show_default=False)]
 Epochs = Annotated[Optional[int], typer.Option(
     "--epochs", min=1, help="epochs (search.epochs / train.epochs)", show_default=False)]
+StepsPerEpoch = Annotated[Optional[int], typer.Option(
+    "--steps-per-epoch", min=1, help="steps per epoch, repeating or cutting short the "
+    "reshuffled data (default: one pass) (search.steps_per_epoch / train.steps_per_epoch)",
+    show_default=False)]
 AmpOption = Annotated[Optional[Amp], typer.Option(
     "--amp", help="mixed precision (GPU; fp16 uses loss scaling) (runtime.amp)",
     show_default=False)]

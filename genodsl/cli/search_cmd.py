@@ -29,9 +29,7 @@ def search(
         "--strategy", "-s", help=f"{strategies_help()} (search.strategy)",
         show_default=False)] = None,
     epochs: o.Epochs = None,
-    steps_per_epoch: Annotated[Optional[int], typer.Option(
-        "--steps-per-epoch", min=1, help="weight steps per epoch (default: one pass) "
-                                         "(search.steps_per_epoch)", show_default=False)] = None,
+    steps_per_epoch: o.StepsPerEpoch = None,
     out: o.Out = None,
     resume: o.Resume = False,
     device: o.Device = None,

@@ -24,6 +24,7 @@ def train(geno: Path = typer.Argument(None, help="a .geno file, or the name of a
                                        show_default=False),
           data: o.Data = None,
           epochs: o.Epochs = None,
+          steps_per_epoch: o.StepsPerEpoch = None,
           out: o.Out = None,
           resume: o.Resume = False,
           device: o.Device = None,
@@ -48,6 +49,7 @@ def train(geno: Path = typer.Argument(None, help="a .geno file, or the name of a
     named = {**o.model_keys(geno, network), **o.data_keys(data),
              **o.shared(device, seed, size, batch_size, no_progress)}
     for key, value in (("model.baseline", baseline), ("train.epochs", epochs),
+                       ("train.steps_per_epoch", steps_per_epoch),
                        ("runtime.amp", amp.value if amp else None),
                        ("runtime.channels_last", channels_last)):
         if value is not None:

@@ -7,6 +7,9 @@ exactly the batches of one; workers are seeded from the loader's generator.
 
 from __future__ import annotations
 
+from itertools import islice
+from typing import Any, Iterator
+
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
@@ -28,3 +31,20 @@ def make_loader(dataset: Dataset, batch_size: int, generator: torch.Generator | 
     batches = BatchSampler(RandomSampler(dataset, generator=generator),  # type: ignore[arg-type]
                            batch_size, drop_last=drop_last)
     return DataLoader(dataset, batch_sampler=ShardedBatchSampler(batches), **common)
+
+
+def passes(loader: DataLoader) -> Iterator[Any]:
+    """Endless batches of ``loader``: a fresh pass (reshuffled by its generator) when one ends."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("an empty loader has no batches to repeat")
+
+
+def epoch_batches(loader: DataLoader, steps: int | None = None) -> Iterator[Any]:
+    """One epoch's batches: one pass over ``loader``, or exactly ``steps`` batches (passes
+    repeated or cut short: nnU-Net's fixed iterations per epoch, whatever the data's size)."""
+    return iter(loader) if steps is None else islice(passes(loader), steps)

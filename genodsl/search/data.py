@@ -18,7 +18,7 @@ from ..data.build import build_datasets
 from ..data.config import DataConfig, Layout, SplitConfig, fit_to_model
 from ..errors import ConfigError
 from ..lang.ir import Network
-from ..runtime.loader import make_loader
+from ..runtime.loader import make_loader, passes
 from ..train.batches import unpack_batch
 from .strategy import Batch
 
@@ -85,16 +85,12 @@ class Batches:
         self._it: Iterator | None = None
 
     def restart(self) -> None:
-        self._it = iter(self.loader)
+        self._it = passes(self.loader)
 
     def next(self) -> Batch:
         if self._it is None:
             self.restart()
-        try:
-            raw = next(self._it)  # type: ignore[arg-type]
-        except StopIteration:
-            self.restart()
-            raw = next(self._it)  # type: ignore[arg-type]
+        raw = next(self._it)  # type: ignore[arg-type]
         image, mask = unpack_batch(raw, self.num_classes)
         fmt = self.memory_format if image.ndim == 4 else torch.contiguous_format  # 3D: NCDHW
         return Batch(image.to(self.device, memory_format=fmt),

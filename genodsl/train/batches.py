@@ -57,9 +57,6 @@ class TimedBatches:
         self.clock = clock
         self.wait_s = 0.0
 
-    def __len__(self) -> int:
-        return len(self.batches)  # type: ignore[arg-type]
-
     def __iter__(self) -> Iterator[Any]:
         it = iter(self.batches)
         while True:

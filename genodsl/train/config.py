@@ -33,6 +33,9 @@ class TrainConfig(Section):
 
     epochs: int = Field(200, ge=1, description="training epochs")
     batch_size: int = Field(8, ge=1, description="images per step, over all processes")
+    steps_per_epoch: int | None = Field(
+        None, ge=1, description="optimizer steps per epoch, repeating or cutting short the "
+                                "reshuffled training set (nnU-Net: 250); null: one pass")
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = Field(3e-4, gt=0, description="initial learning rate")
     weight_decay: float = Field(5e-5, ge=0)

@@ -46,7 +46,7 @@ from ..files import write_json_atomic, write_text_atomic
 from ..runtime import distributed
 from ..runtime.compiling import prepare
 from ..runtime.device import amp_dtype, autocast, check_device
-from ..runtime.loader import make_loader
+from ..runtime.loader import epoch_batches, make_loader
 from ..runtime.seeding import capture_rng, preserve_rng, restore_rng, seed_everything
 from ..runtime.signals import sigterm_as_interrupt
 from .batches import TimedBatches, count_flops, count_parameters, unpack_batch
@@ -244,8 +244,10 @@ class Trainer:
                      tb: TensorBoard | None) -> tuple[float, float]:
         self.model.train()
         total, count = 0.0, 0
-        progress.reset(task, total=len(self.train_loader))
-        for step, batch in enumerate(batches := TimedBatches(self.train_loader), start=1):
+        steps = self.cfg.steps_per_epoch
+        progress.reset(task, total=steps or len(self.train_loader))
+        batches = TimedBatches(epoch_batches(self.train_loader, steps))
+        for step, batch in enumerate(batches, start=1):
             image, mask = unpack_batch(batch, self.num_classes)
             image = image.to(self.device, non_blocking=True)
             mask = mask.to(self.device, non_blocking=True)

@@ -63,12 +63,39 @@ def test_time_waiting_for_data_is_recorded(tmp_path, dataset_cls, make_net):
     assert 0.0 < summary["data_wait_share"] < 1.0
 
 
+def test_steps_per_epoch_repeats_or_cuts_the_pass(tmp_path, dataset_cls, make_net):
+    train, val = dataset_cls(10), dataset_cls(4, seed=1)  # batch 4: a pass is 3 steps
+    for name, steps in (("long", 7), ("short", 2)):
+        _fit(tmp_path, name, make_net(), train, val, _cfg(epochs=2, steps_per_epoch=steps))
+        lines = [json.loads(x) for x in
+                 (tmp_path / name / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+        per_epoch = [[r["step"] for r in lines if r["kind"] == "step" and r["epoch"] == e]
+                     for e in (1, 2)]
+        assert per_epoch == [list(range(1, steps + 1))] * 2
+        assert load_checkpoint(RunPaths(tmp_path / name).last)["global_step"] == 2 * steps
+
+
+def test_epoch_batches_reshuffle_each_pass():
+    from genodsl.runtime.loader import epoch_batches, make_loader
+
+    loader = make_loader(list(range(6)), 2, torch.Generator().manual_seed(0))
+    one = [b.tolist() for b in epoch_batches(loader)]
+    assert len(one) == 3 and sorted(sum(one, [])) == list(range(6))
+    seven = [b.tolist() for b in epoch_batches(loader, 7)]
+    assert len(seven) == 7
+    passes = [sum(seven[i:i + 3], []) for i in (0, 3)]
+    assert all(sorted(p) == list(range(6)) for p in passes) and passes[0] != passes[1]
+    assert len(list(epoch_batches(loader, 2))) == 2
+    with pytest.raises(ValueError, match="empty loader"):
+        next(epoch_batches(make_loader([], 2, shuffle=False), 1))
+
+
 def test_timed_batches_add_up_the_waits():
     from genodsl.train.batches import TimedBatches
 
     ticks = iter([0.0, 0.5, 1.0, 1.25, 2.0, 2.5])  # start/end of each next(), the last raises
     timed = TimedBatches(["a", "b"], clock=lambda: next(ticks))
-    assert list(timed) == ["a", "b"] and len(timed) == 2
+    assert list(timed) == ["a", "b"]
     assert timed.wait_s == pytest.approx(0.5 + 0.25 + 0.5)
 
 
@@ -95,10 +122,11 @@ def test_run_folder_layout_and_checkpoint_keys(tmp_path, dataset_cls, make_net):
     assert paths.curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_resume_after_interruption_equals_uninterrupted(tmp_path, dataset_cls, make_net):
+@pytest.mark.parametrize("steps", [None, 2, 5])  # a pass is 3 batches: one, cut short, repeated
+def test_resume_after_interruption_equals_uninterrupted(tmp_path, dataset_cls, make_net, steps):
     train = dataset_cls(10, augment=True)  # augmentation draws from the global RNG
     val = dataset_cls(4, seed=1)
-    cfg = _cfg(epochs=4)
+    cfg = _cfg(epochs=4, steps_per_epoch=steps)
     full = _fit(tmp_path, "full", make_net(dropout=0.3), train, val, cfg)
 
     def stop_after_two(trainer, stats):
