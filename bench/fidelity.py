@@ -8,8 +8,8 @@ Every step goes through the command line (``python -m genodsl ...``), as a user 
 
 1. ``search`` the NAS-Unet space (a supernet of the budget's C and depth) on the training cases
    (``--seeds N``: N searches, the best by a short training kept; ``genodsl search --seeds``);
-2. ``train`` with identical epochs, data, split, size, augmentation and optimiser (Adam,
-   cosine, Dice):
+2. ``train`` with identical epochs and steps per epoch (a fixed count whatever the data's
+   size), data, split, size, augmentation and optimiser (Adam, cosine, Dice):
    the searched genotype and the published ``NASUNET`` genotype (both at the budget's training
    C and the search's depth), the ``unet_small`` baseline, and the 31M ``unet`` when the budget
    allows (on a GPU).  The same tuning effort for every model: each tries the budget's learning
@@ -58,6 +58,8 @@ class Budget:
     select_epochs: int    # --seeds: training epochs of each candidate genotype
     train_C: int          # channels of every NAS-Unet trained (searched and published)
     train_epochs: int
+    train_steps: int      # steps per training epoch, whatever the data's size (nnU-Net's
+    #                       iterations per epoch): every dataset costs the same time
     train_batch: int
     lrs: tuple[float, ...]  # Adam, cosine to 0: every model tries each (seed 0), keeps its best
     train_seeds: int      # training seeds per model at its chosen lr; the table gives the mean
@@ -69,17 +71,19 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     # a smoke run: every step end to end in a few minutes on 2 CPU cores
     "quick": Budget(size=64, C=8, depth=3, search_epochs=2, search_steps=4, search_batch=4,
-                    alpha_lr=3e-3, select_epochs=1, train_C=8, train_epochs=3, train_batch=4,
+                    alpha_lr=3e-3, select_epochs=1, train_C=8, train_epochs=3, train_steps=4,
+                    train_batch=4,
                     lrs=(1e-3,), train_seeds=1, big_unet="never"),
-    # about 30 minutes per dataset on 2 free CPU cores (30-120 images at 96²: a search step
-    # ~4 s, so ~10 minutes of search; a NAS-Unet at C 32 takes ~5 s per epoch of 96 images,
-    # unet_small ~3 s): the search at C 8 (as DARTS,
+    # about 30 minutes per dataset on 2 free CPU cores at 96², whatever its size: a search of
+    # 160 steps (~4 s each), then 480 training steps of 8 images per model (a NAS-Unet at C 32
+    # ~0.5 s per step, unet_small ~0.3 s; one pass over hc18's 96 training images per
+    # epoch, four over em-membrane's 24): the search at C 8 (as DARTS,
     # search narrow and train wide), then every model tries two learning rates and trains a
     # second seed at its best; the trained NAS-Unets stay under 25% of unet_small's weights.
     # On a GPU it runs unchanged and adds the 31M U-Net.
     "standard": Budget(size=96, C=8, depth=4, search_epochs=20, search_steps=8,
                        search_batch=4, alpha_lr=1e-2, select_epochs=3, train_C=32,
-                       train_epochs=40, train_batch=8, lrs=(1e-3, 3e-3), train_seeds=2,
+                       train_epochs=40, train_steps=12, train_batch=8, lrs=(1e-3, 3e-3), train_seeds=2,
                        big_unet="gpu",
                        # nnU-Net's zoom, gamma and noise, alike for every model: on hc18 they
                        # narrowed the gap to unet_small (0.032 -> 0.024), on em-membrane it
@@ -142,7 +146,7 @@ def train_step(out: Path, data: str, b: Budget, name: str, lr: float, seed: int,
     run = out / name / f"lr{lr:g}_seed{seed}"
     augment = [a for kv in b.augment for a in ("--set", f"data.augment.{kv}")]
     argv = ("train", *model_args[name], "--data", data, "--epochs", str(b.train_epochs),
-            "--batch-size", str(b.train_batch), "--size", str(b.size), "--seed", str(seed),
+            "--steps-per-epoch", str(b.train_steps), "--batch-size", str(b.train_batch), "--size", str(b.size), "--seed", str(seed),
             "--no-progress", "--set", f"train.lr={lr}", *augment, *extra, "--out", str(run))
     return Step(f"train:{name}:lr{lr:g}:seed{seed}", run, argv,
                 ("train", "--resume", "--out", str(run), "--no-progress"))
@@ -196,23 +200,28 @@ def state(step: Step) -> str:
     return "resume" if (step.run / "checkpoints" / "last.pt").is_file() else "start"
 
 
-def trained_epochs(run: Path) -> int | None:
-    """The epochs an existing training run was asked for (its config.yaml), else None."""
+def trained_length(run: Path) -> tuple[int, int | None] | None:
+    """(epochs, steps per epoch) an existing training run was asked for (its config.yaml),
+    else None."""
     import yaml
 
     try:
         config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return None
-    return (config.get("train") or {}).get("epochs")
+    train = config.get("train") or {}
+    return (train.get("epochs"), train.get("steps_per_epoch")) if train else None
 
 
 def run_step(step: Step, log: dict[str, Any]) -> None:
     if step.name.startswith("train:"):  # never count (or resume) a run of another length
-        asked, found = int(step.argv[step.argv.index("--epochs") + 1]), trained_epochs(step.run)
+        asked = tuple(int(step.argv[step.argv.index(flag) + 1])
+                      for flag in ("--epochs", "--steps-per-epoch"))
+        found = trained_length(step.run)
         if found is not None and found != asked:
-            raise SystemExit(f"{step.run} was trained for {found} epochs, this benchmark asks "
-                             f"{asked}: give another --out")
+            raise SystemExit(f"{step.run} was trained for {found[0]} epochs of {found[1]} "
+                             f"steps, this benchmark asks {asked[0]} of {asked[1]}: give "
+                             "another --out")
     todo = state(step)
     if todo == "done":
         print(f"== {step.name}: done already ({step.run})", flush=True)

@@ -40,7 +40,8 @@ def test_every_model_trains_with_identical_settings(tmp_path) -> None:
         tails.add(tuple(argv[argv.index("--data"):])[:-2])  # all but --out RUN
         assert argv[-2:] == ["--out", str(tmp_path / step.name.split(":")[1] / "lr0.001_seed3")]
     assert len(tails) == 1
-    assert {"--epochs", str(b.train_epochs), "--seed", "3", "k=v", "train.lr=0.001",
+    assert {"--epochs", str(b.train_epochs), "--steps-per-epoch", str(b.train_steps),
+            "--seed", "3", "k=v", "train.lr=0.001",
             "data.augment.scale=[0.85,1.25]"} <= set(next(iter(tails)))
     nas = [s for s in steps if "unet_small" not in s.name]
     assert all(f"model.C={b.train_C}" in s.argv for s in nas)  # searched and published alike
@@ -137,12 +138,16 @@ def test_a_run_of_another_length_is_refused_not_reused(tmp_path) -> None:
     b = fidelity.BUDGETS["quick"]
     step = fidelity.train_step(tmp_path, "D", b, "nasunet", 1e-3, 0, [])
     step.run.mkdir(parents=True)
-    (step.run / "config.yaml").write_text(f"train:\n  epochs: {b.train_epochs}\n", "utf-8")
+    (step.run / "config.yaml").write_text(
+        f"train:\n  epochs: {b.train_epochs}\n  steps_per_epoch: {b.train_steps}\n", "utf-8")
     (step.run / "summary.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
     fidelity.run_step(step, {})  # the same length: skipped as done, nothing runs
-    longer = fidelity.train_step(tmp_path, "D", replace(b, train_epochs=b.train_epochs + 5),
-                                 "nasunet", 1e-3, 0, [])
-    assert longer.run == step.run
-    with pytest.raises(SystemExit, match=f"trained for {b.train_epochs} epochs.*asks "
-                                         f"{b.train_epochs + 5}"):
-        fidelity.run_step(longer, {})
+    for longer, asked in ((replace(b, train_epochs=b.train_epochs + 5),
+                           f"{b.train_epochs + 5} of {b.train_steps}"),
+                          (replace(b, train_steps=b.train_steps + 1),
+                           f"{b.train_epochs} of {b.train_steps + 1}")):
+        other = fidelity.train_step(tmp_path, "D", longer, "nasunet", 1e-3, 0, [])
+        assert other.run == step.run
+        with pytest.raises(SystemExit, match=f"trained for {b.train_epochs} epochs of "
+                                             f"{b.train_steps} steps.*asks {asked}"):
+            fidelity.run_step(other, {})
