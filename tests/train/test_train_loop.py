@@ -75,6 +75,14 @@ def test_steps_per_epoch_repeats_or_cuts_the_pass(tmp_path, dataset_cls, make_ne
         assert load_checkpoint(RunPaths(tmp_path / name).last)["global_step"] == 2 * steps
 
 
+def test_steps_per_epoch_of_one_pass_is_the_plain_run(tmp_path, dataset_cls, make_net):
+    train, val = dataset_cls(10, augment=True), dataset_cls(4, seed=1)  # a pass: 3 steps
+    runs = [_fit(tmp_path, f"s{steps}", make_net(), train, val,
+                 _cfg(epochs=2, steps_per_epoch=steps)) for steps in (None, 3)]
+    assert _numbers(runs[0].history) == _numbers(runs[1].history)
+    assert _same_weights(_weights(tmp_path / "sNone"), _weights(tmp_path / "s3"))
+
+
 def test_epoch_batches_reshuffle_each_pass():
     from genodsl.runtime.loader import epoch_batches, make_loader
 
