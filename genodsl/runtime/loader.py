@@ -34,14 +34,24 @@ def make_loader(dataset: Dataset, batch_size: int, generator: torch.Generator | 
 
 
 def passes(loader: DataLoader) -> Iterator[Any]:
-    """Endless batches of ``loader``: a fresh pass (reshuffled by its generator) when one ends."""
+    """Endless batches of ``loader``: a fresh pass (reshuffled by its generator) when one ends.
+
+    The first pass begins now (a loader's iterator draws from the generator when it is made,
+    so the order depends only on the generator's state at this call), the next ones when the
+    pass before ends.
+    """
+    return _passes(loader, iter(loader))
+
+
+def _passes(loader: DataLoader, it: Iterator[Any]) -> Iterator[Any]:
     while True:
         empty = True
-        for batch in loader:
+        for batch in it:
             empty = False
             yield batch
         if empty:
             raise ValueError("an empty loader has no batches to repeat")
+        it = iter(loader)
 
 
 def epoch_batches(loader: DataLoader, steps: int | None = None) -> Iterator[Any]:
