@@ -84,8 +84,7 @@ class Trainer:
             raise ConfigError(f"segmentation needs at least 2 classes, got {num_classes}")
         self.model, self.train_data, self.val_data = model, train_data, val_data
         self.num_classes = num_classes
-        self.class_names = list(class_names) if class_names else [str(i) for i in
-                                                                  range(num_classes)]
+        self.class_names = list(class_names or (str(i) for i in range(num_classes)))
         if len(self.class_names) != num_classes:
             raise ConfigError(f"{len(self.class_names)} class names for {num_classes} classes")
         self.model_spec = dict(model_spec or {})
@@ -244,9 +243,8 @@ class Trainer:
                      tb: TensorBoard | None) -> tuple[float, float]:
         self.model.train()
         total, count = 0.0, 0
-        steps = self.cfg.steps_per_epoch
-        progress.reset(task, total=steps or len(self.train_loader))
-        batches = TimedBatches(epoch_batches(self.train_loader, steps))
+        progress.reset(task, total=self.cfg.steps_per_epoch or len(self.train_loader))
+        batches = TimedBatches(epoch_batches(self.train_loader, self.cfg.steps_per_epoch))
         for step, batch in enumerate(batches, start=1):
             image, mask = unpack_batch(batch, self.num_classes)
             image = image.to(self.device, non_blocking=True)
