@@ -34,7 +34,10 @@ forward and backward, 2 per multiply-add); GFLOP/s = those FLOPs ÷ the median s
 ``--options`` adds rows where B runs with run options (:data:`OPTIONS`; A never has them):
 ``compile`` (``genodsl.runtime.compiling.prepare``, the strategies' ``search.compile``; the
 warm-up goes on until a step traces no new graph, and RSS then includes the compiler's own),
-``recompute``, ``channels_last``, ``bf16`` (autocast). One set per row, comma-joined
+``recompute``, ``channels_last``, ``bf16`` (autocast), ``lean`` (glibc's own
+``MALLOC_MMAP_THRESHOLD_=1048576`` in B's children, which genodsl's allocator tuning leaves
+alone: buffers over 1 MiB go back to the system when freed, so RSS follows the live tensors,
+at the price of mapping them again every step). One set per row, comma-joined
 (``--options compile,channels_last`` is one row with both). Option rows count no FLOPs.
 """
 
@@ -54,8 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULT_TAG = "SPEED-RESULT "
 ROWS = ("train", "infer", "darts", "proxyless", "3d")
 #: run options of the working tree (``--options``): torch.compile, activation recomputation,
-#: channels-last memory format, bf16 autocast
-OPTIONS = ("bf16", "channels_last", "compile", "recompute")
+#: channels-last memory format, bf16 autocast, glibc's plain mmap threshold (memory first)
+OPTIONS = ("bf16", "channels_last", "compile", "lean", "recompute")
+LEAN_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
 
 #: Per row: network settings, input shape [B, C, (D,) H, W], and whether a supernet.
 FULL = {
@@ -324,9 +328,15 @@ def worker(job: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- parent side
+def child_env(tree: Path, job: dict) -> dict[str, str]:
+    """The environment of a measuring child: its tree, its threads, ``lean``'s allocator."""
+    return {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": str(job["threads"]), "MKL_NUM_THREADS": str(job["threads"]),
+            **(LEAN_MALLOC if "lean" in job.get("options", ()) else {})}
+
+
 def run_child(tree: Path, job: dict) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": str(job["threads"]), "MKL_NUM_THREADS": str(job["threads"])}
+    env = child_env(tree, job)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker",
            json.dumps({**job, "tree": str(tree)})]
     proc = subprocess.run(cmd, cwd=tempfile.gettempdir(), env=env, capture_output=True,

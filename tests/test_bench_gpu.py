@@ -36,6 +36,15 @@ def test_option_sets_are_checked_and_sorted():
         speed.parse_options("compile,fast")
 
 
+def test_lean_sets_glibcs_threshold_in_that_child_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    job = {"threads": 2, "options": ["lean", "recompute"]}
+    lean = speed.child_env(tmp_path, job)
+    assert lean["MALLOC_MMAP_THRESHOLD_"] == "1048576" and lean["OMP_NUM_THREADS"] == "2"
+    assert lean["PYTHONPATH"] == str(tmp_path)
+    assert "MALLOC_MMAP_THRESHOLD_" not in speed.child_env(tmp_path, {**job, "options": []})
+
+
 def test_warm_up_goes_on_while_steps_trace_new_graphs(monkeypatch):
     graphs = itertools.chain([0, 1, 2], itertools.repeat(2))
     monkeypatch.setattr(speed, "_graphs", lambda: next(graphs))
