@@ -124,7 +124,10 @@ def _fit(cfg: Any, out: Path, resume: bool, main: bool) -> Any:
     trainer = Trainer(model, train_ds, val_ds, config=cfg.train, runtime=cfg.runtime,
                       run_dir=out, num_classes=data_cfg.num_classes,
                       model_spec=spec.to_dict(), callbacks=[writer], record=saved,
-                      class_names=data_cfg.class_names, inference=inference_kwargs(data_cfg))
+                      class_names=data_cfg.class_names,
+                      # the per-epoch validation never mirrors (2^dims passes each epoch),
+                      # as nnU-Net's; evaluate and predict do when data.inference.mirror
+                      inference={**inference_kwargs(data_cfg), "mirror": False})
     return trainer.fit(resume=resume)
 
 

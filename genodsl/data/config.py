@@ -132,6 +132,9 @@ class InferenceConfig(_Frozen):
     overlap: float = Field(0.5, ge=0.0, lt=1.0)     # fraction of a window shared with the next
     mode: Literal["gaussian", "constant"] = "gaussian"  # blending of overlapping windows
     sw_batch_size: int = Field(4, ge=1)             # windows per forward pass
+    mirror: bool = False  # test-time mirroring (nnU-Net's): the softmax averaged over the flips
+    #                       along every subset of the spatial axes (4 passes in 2D, 8 in 3D);
+    #                       evaluate and predict, not training's per-epoch validation
 
     @field_validator("roi", mode="before")
     @classmethod

@@ -21,6 +21,8 @@ symmetric split, zeros) and its output cropped back, so any size runs.
 
 from __future__ import annotations
 
+import itertools
+
 from typing import Callable, Literal, Sequence
 
 import torch
@@ -87,7 +89,7 @@ def infer_image(model: nn.Module, image: torch.Tensor, *,
                 mode: Literal["gaussian", "constant"] = "gaussian",
                 divisor: int | Sequence[int] | None = None,
                 device: str | torch.device | None = None, amp: torch.dtype | None = None,
-                sw_batch_size: int = 4) -> torch.Tensor:
+                sw_batch_size: int = 4, mirror: bool = False) -> torch.Tensor:
     """Class probabilities (softmax, float32, on CPU) at the input's own size.
 
     2D network: ``image`` ``[C, H, W]`` (returns ``[K, H, W]``) or ``[B, C, H, W]`` (returns
@@ -96,6 +98,8 @@ def infer_image(model: nn.Module, image: torch.Tensor, *,
     ``sliding_window_inference`` with windows of ``roi`` (one side per axis, clipped to the
     input), ``overlap`` and ``mode`` blending; each window is padded to ``divisor`` (default:
     the model's, per axis) and cropped back. ``amp``: an autocast dtype (bf16/fp16) or None.
+    ``mirror``: test-time mirroring, each window's softmax averaged over its flips along every
+    subset of the spatial axes (:func:`mirror_axes`), each flipped back before the average.
     """
     dims = model_dims(model)
     shape = "[C, H, W] or [B, C, H, W]" if dims == 2 else "[C, D, H, W] or [B, C, D, H, W]"
@@ -112,13 +116,22 @@ def infer_image(model: nn.Module, image: torch.Tensor, *,
     model = model.to(dev).eval()
     div = model_divisors(model) if divisor is None else divisor
 
-    def predictor(window: torch.Tensor) -> torch.Tensor:
+    def softmax(window: torch.Tensor) -> torch.Tensor:
         with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
             logits = pad_forward(model, window, div)
         if logits.ndim != window.ndim or logits.shape[2:] != window.shape[2:]:
             raise DataError(f"the model must return logits [B, K, {', '.join('DHW'[-dims:])}]"
                             f", got {tuple(logits.shape)} for input {tuple(window.shape)}")
         return torch.softmax(logits.float(), dim=1)
+
+    def predictor(window: torch.Tensor) -> torch.Tensor:
+        if not mirror:
+            return softmax(window)
+        flips = mirror_axes(dims)
+        total = softmax(window)
+        for axes in flips:
+            total += softmax(window.flip(axes)).flip(axes)
+        return total / (len(flips) + 1)
 
     x = x.to(dev)
     if roi is None:
@@ -135,6 +148,13 @@ def infer_image(model: nn.Module, image: torch.Tensor, *,
         probs = torch.as_tensor(probs).as_subclass(torch.Tensor)
     probs = probs.float().cpu()
     return probs[0] if single else probs
+
+
+def mirror_axes(dims: int) -> list[tuple[int, ...]]:
+    """The flips of test-time mirroring: every non-empty subset of the spatial axes of a
+    ``[B, K, (D,) H, W]`` tensor (3 in 2D, 7 in 3D; with the unflipped pass, 2^dims)."""
+    spatial = range(2, 2 + dims)
+    return [axes for n in range(1, dims + 1) for axes in itertools.combinations(spatial, n)]
 
 
 def resample_probs(probs: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -162,7 +182,7 @@ def inference_kwargs(data_cfg, amp: torch.dtype | None = None) -> dict:
     training patch)."""
     inf = data_cfg.inference
     return {"roi": inf.window(data_cfg.patch), "overlap": inf.overlap, "mode": inf.mode,
-            "sw_batch_size": inf.sw_batch_size, "amp": amp}
+            "sw_batch_size": inf.sw_batch_size, "amp": amp, "mirror": inf.mirror}
 
 
 @torch.no_grad()

@@ -95,6 +95,53 @@ def test_padding_is_split_as_divisible_pad_splits_it():
     assert torch.equal(seen["t"][0], torch.as_tensor(ref).as_subclass(torch.Tensor))
 
 
+class Shifted(nn.Module):
+    """A random 1×3 (3D: 1×1×3) kernel, not mirror-symmetric: its output changes when the
+    input is flipped left-right, so mirroring must flip each pass back before averaging."""
+
+    size_divisor = 1
+
+    def __init__(self, dims: int = 2):
+        super().__init__()
+        torch.manual_seed(0)
+        Conv = nn.Conv2d if dims == 2 else nn.Conv3d
+        self.dims = dims
+        self.conv = Conv(1, 3, (1,) * (dims - 1) + (3,), padding=(0,) * (dims - 1) + (1,))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_mirroring_averages_the_softmax_of_every_flip_flipped_back(dims):
+    from genodsl.train.infer import mirror_axes
+
+    model = Shifted(dims)
+    image = torch.randn(2, 1, *(5, 7, 6)[-dims:])
+    plain = infer_image(model, image, device="cpu")
+    assert model.calls == 1
+    model.calls = 0
+    mirrored = infer_image(model, image, device="cpu", mirror=True)
+    assert model.calls == 2 ** dims and len(mirror_axes(dims)) == 2 ** dims - 1
+    with torch.no_grad():
+        expected = torch.softmax(model(image), 1)
+        for axes in mirror_axes(dims):
+            expected += torch.softmax(model(image.flip(axes)), 1).flip(axes)
+    assert torch.allclose(mirrored, expected / 2 ** dims, atol=1e-6)
+    assert not torch.allclose(mirrored, plain, atol=1e-3)  # the flips saw something else
+    assert torch.allclose(mirrored.sum(1), torch.ones(2, *image.shape[2:]), atol=1e-5)
+
+
+def test_mirroring_leaves_a_flip_symmetric_net_unchanged_in_windows_too():
+    model = Pointwise()  # a 1×1 conv commutes with every flip
+    image = torch.randn(1, 1, 37, 53)
+    plain = infer_image(model, image, roi=(16, 20), device="cpu")
+    mirrored = infer_image(model, image, roi=(16, 20), device="cpu", mirror=True)
+    assert torch.allclose(plain, mirrored, atol=1e-5)
+
+
 def test_labels_are_resampled_to_the_requested_size():
     model = Pointwise(classes=2)
     image = torch.randn(1, 1, 20, 30)
@@ -155,6 +202,12 @@ def test_odd_sizes_train_predict_evaluate_end_to_end(tmp_path, cli):
     assert len(rows) == 6 and all(r["shape"] == "37x53" and r["unit"] == "px" for r in rows)
     summary = json.loads((tmp_path / "ev" / "metrics.json").read_text(encoding="utf-8"))
     assert summary["cases"] == 6 and summary["unit"] == "px" and "nsd" in summary
+    code, out, err = cli("evaluate", run, "--data", tmp_path / "data", "--out",
+                         tmp_path / "ev_mirror", "--no-progress",
+                         "--set", "data.inference.mirror=true")
+    assert code == 0, err
+    mirrored = json.loads((tmp_path / "ev_mirror" / "metrics.json").read_text(encoding="utf-8"))
+    assert mirrored["cases"] == 6 and mirrored["dsc"] != summary["dsc"]
 
 
 def test_patches_are_cropped_and_padded_when_the_image_is_smaller():
