@@ -14,7 +14,8 @@ Every step goes through the command line (``python -m genodsl ...``), as a user 
    C and the search's depth), the ``unet_small`` baseline, and the 31M ``unet`` when the budget
    allows (on a GPU).  The same tuning effort for every model: each tries the budget's learning
    rates at the first seed, keeps its best and trains it again at the other seeds;
-3. ``evaluate`` every run on the same validation cases (its split.json; checked equal);
+3. ``evaluate`` every run on the same validation cases (its split.json; checked equal), with
+   test-time mirroring (``data.inference.mirror``, nnU-Net's final validation) for all;
 4. one table (lr tried, DSC mean and per seed, per-class DSC, HD95, params, FLOPs, train
    s/epoch, search s) as Markdown (``fidelity.md``) and JSON (``fidelity.json``).  The lr and
    the best epoch are chosen on the validation cases, alike for every model.
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 DONE = ("completed", "stopped_early")
+EVAL = "eval_mirror"  # each run's evaluation folder (test-time mirroring; see evaluate_step)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def train_and_evaluate(step: Step, log: dict[str, Any]) -> float:
     """Train (or resume, or skip a finished run), evaluate; the validation DSC."""
     run_step(step, log)
     run_step(evaluate_step(step.run), log)
-    return float((_json(step.run / "eval" / "metrics.json") or {}).get("dsc") or 0.0)
+    return float((_json(step.run / EVAL / "metrics.json") or {}).get("dsc") or 0.0)
 
 
 def tune_and_repeat(out: Path, data: str, b: Budget, name: str, seed: int,
@@ -177,8 +179,10 @@ def tune_and_repeat(out: Path, data: str, b: Budget, name: str, seed: int,
 
 
 def evaluate_step(run: Path) -> Step:
-    argv = ("evaluate", str(run), "--no-progress", "--out", str(run / "eval"))
-    return Step(f"evaluate:{run.name}", run / "eval", argv, argv)
+    """Every run evaluated alike, with nnU-Net's test-time mirroring (its final validation's)."""
+    argv = ("evaluate", str(run), "--no-progress", "--out", str(run / EVAL),
+            "--set", "data.inference.mirror=true")
+    return Step(f"evaluate:{run.name}", run / EVAL, argv, argv)
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -211,7 +215,26 @@ def trained_length(run: Path) -> tuple[int, int | None] | None:
     except (OSError, yaml.YAMLError):
         return None
     train = config.get("train") or {}
-    return (train.get("epochs"), train.get("steps_per_epoch")) if train else None
+    if not train:
+        return None
+    steps = train.get("steps_per_epoch")
+    # one pass per epoch (steps unset): the steps its epochs made; a pass of exactly the
+    # asked steps trains bit for bit what the asked steps would (tests/train)
+    return train.get("epochs"), steps if steps is not None else steps_per_pass(run)
+
+
+def steps_per_pass(run: Path) -> int | None:
+    """Steps per epoch of a run that trained one pass per epoch (its last checkpoint), or
+    None when it has none yet."""
+    from genodsl.errors import CheckpointError
+    from genodsl.train.checkpoint import load_checkpoint
+
+    try:
+        state = load_checkpoint(run / "checkpoints" / "last.pt")
+    except CheckpointError:
+        return None
+    epoch, made = state.get("epoch"), state.get("global_step")
+    return made // epoch if epoch and made and made % epoch == 0 else None
 
 
 def run_step(step: Step, log: dict[str, Any]) -> None:
@@ -257,7 +280,7 @@ def _mean(values: Sequence[float | None]) -> float | None:
 def row(name: str, tuned: dict[str, Any], search_s: float | None) -> dict[str, Any]:
     """One model: the mean over its training seeds at its chosen lr."""
     trains = [_json(r / "summary.json") or {} for r in tuned["runs"]]
-    evals = [_json(r / "eval" / "metrics.json") or {} for r in tuned["runs"]]
+    evals = [_json(r / EVAL / "metrics.json") or {} for r in tuned["runs"]]
     classes = list((evals[0].get("dsc_per_class") or {}).keys())
     return {"model": name, "lr": tuned["lr"], "lr_sweep_dsc": tuned["sweep"],
             "dsc": _mean([e.get("dsc") for e in evals]),

@@ -82,6 +82,7 @@ def test_finished_steps_are_skipped_and_interrupted_ones_resumed(tmp_path) -> No
     assert fidelity.state(step) == "done"
     ev = fidelity.evaluate_step(step.run)
     assert fidelity.state(ev) == "start"
+    assert ev.argv[-2:] == ("--set", "data.inference.mirror=true")  # every model alike
     ev.run.mkdir()
     (ev.run / "metrics.json").write_text("{}", encoding="utf-8")
     assert fidelity.state(ev) == "done"
@@ -95,11 +96,11 @@ def test_rows_and_table_come_from_the_run_files(tmp_path) -> None:
     runs = []
     for seed, (dsc, hd) in enumerate(((0.91, 3.5), (0.89, 4.5))):
         run = tmp_path / "searched" / f"lr0.001_seed{seed}"
-        (run / "eval").mkdir(parents=True)
+        (run / fidelity.EVAL).mkdir(parents=True)
         (run / "summary.json").write_text(json.dumps(
             {"status": "completed", "params": 123456, "flops": 2.5e9,
              "time_per_epoch_s": 4.0 + seed, "epochs_completed": 3}), encoding="utf-8")
-        (run / "eval" / "metrics.json").write_text(json.dumps(
+        (run / fidelity.EVAL / "metrics.json").write_text(json.dumps(
             {"dsc": dsc, "dsc_per_class": {"0": 0.7, "1": dsc}, "hd95": hd, "unit": "px",
              "cases": 6}), encoding="utf-8")
         runs.append(run)
@@ -151,3 +152,28 @@ def test_a_run_of_another_length_is_refused_not_reused(tmp_path) -> None:
         with pytest.raises(SystemExit, match=f"trained for {b.train_epochs} epochs of "
                                              f"{b.train_steps} steps.*asks {asked}"):
             fidelity.run_step(other, {})
+
+
+def test_a_one_pass_run_counts_as_the_steps_its_epochs_made(tmp_path) -> None:
+    import torch
+
+    from genodsl.train.checkpoint import FORMAT_VERSION
+
+    b = fidelity.BUDGETS["quick"]
+    step = fidelity.train_step(tmp_path, "D", b, "nasunet", 1e-3, 0, [])
+    (step.run / "checkpoints").mkdir(parents=True)
+    (step.run / "config.yaml").write_text(
+        f"train:\n  epochs: {b.train_epochs}\n  steps_per_epoch: null\n", "utf-8")
+    (step.run / "summary.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
+    assert fidelity.trained_length(step.run) == (b.train_epochs, None)  # no checkpoint yet
+
+    def made(steps: int) -> None:
+        torch.save({"format_version": FORMAT_VERSION, "epoch": b.train_epochs,
+                    "global_step": b.train_epochs * steps}, step.run / "checkpoints" / "last.pt")
+
+    made(b.train_steps)  # one pass was exactly the asked steps: reused
+    assert fidelity.trained_length(step.run) == (b.train_epochs, b.train_steps)
+    fidelity.run_step(step, {})
+    made(b.train_steps + 2)  # a longer pass: refused
+    with pytest.raises(SystemExit, match=f"of {b.train_steps + 2} steps"):
+        fidelity.run_step(step, {})
