@@ -180,8 +180,7 @@ def tune_and_repeat(out: Path, data: str, b: Budget, name: str, seed: int,
 
 def evaluate_step(run: Path) -> Step:
     """Every run evaluated alike, with nnU-Net's test-time mirroring (its final validation's)."""
-    argv = ("evaluate", str(run), "--no-progress", "--out", str(run / EVAL),
-            "--set", "data.inference.mirror=true")
+    argv = ("evaluate", str(run), "--no-progress", "--out", str(run / EVAL), "--mirror")
     return Step(f"evaluate:{run.name}", run / EVAL, argv, argv)
 
 

@@ -118,6 +118,7 @@ def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
              seed: o.Seed = None,
              size: o.Size = None,
              batch_size: o.BatchSize = None,
+             mirror: o.Mirror = None,
              no_progress: o.NoProgress = False,
              config: o.ConfigFile = None,
              sets: o.Sets = [],  # noqa: B006 (typer's list default)
@@ -137,7 +138,8 @@ def evaluate(run: Path = typer.Argument(..., help="a training run folder"),
     from ..train.evaluate import CSV_NAME, JSON_NAME, evaluate as run_eval, render_eval
     from ..train.infer import inference_kwargs, model_dims
 
-    named = {**o.data_keys(data), **o.shared(device, seed, size, batch_size, no_progress)}
+    named = {**o.data_keys(data), **o.shared(device, seed, size, batch_size, no_progress),
+             **o.mirror_key(mirror)}
     if "data.root" in named:  # test files for a run trained on synthetic data
         named["data.layout"] = "auto"
     model, cfg = _run(run, named, config, sets)
@@ -183,6 +185,7 @@ def predict(run: Path = typer.Argument(..., help="a training run folder"),
             seed: o.Seed = None,
             size: o.Size = None,
             batch_size: o.BatchSize = None,
+            mirror: o.Mirror = None,
             no_progress: o.NoProgress = False,
             config: o.ConfigFile = None,
             sets: o.Sets = [],  # noqa: B006 (typer's list default)
@@ -201,7 +204,8 @@ def predict(run: Path = typer.Argument(..., help="a training run folder"),
     from ..train.predict import predict_masks, write_predictions
     from ..train.runlog import make_progress
 
-    model, cfg = _run(run, o.shared(device, seed, size, batch_size, no_progress), config, sets)
+    model, cfg = _run(run, {**o.shared(device, seed, size, batch_size, no_progress),
+                            **o.mirror_key(mirror)}, config, sets)
     model = _for_inference(model, cfg)
     dev = pick_device(cfg.runtime.device)
     targets = _volume_targets(inputs, out, volume_format.value)

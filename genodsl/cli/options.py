@@ -65,6 +65,10 @@ AmpOption = Annotated[Optional[Amp], typer.Option(
     show_default=False)]
 ChannelsLast = Annotated[Optional[bool], typer.Option(
     "--channels-last", help="NHWC memory format (runtime.channels_last)", show_default=False)]
+Mirror = Annotated[Optional[bool], typer.Option(
+    "--mirror/--no-mirror", help="test-time mirroring: the softmax averaged over the flips "
+                                 "along every subset of the axes, 2^dims passes "
+                                 "(data.inference.mirror)", show_default=False)]
 Nproc = Annotated[int, typer.Option(
     "--nproc", min=1, help="processes on this machine (one per GPU); re-runs the command "
                            "through torch.distributed.run")]
@@ -85,6 +89,11 @@ def shared(device: str | None, seed: int | None, size: int | None, batch_size: i
              f"{section}.batch_size": batch_size,
              "runtime.progress": False if no_progress else None}
     return {k: v for k, v in named.items() if v is not None}
+
+
+def mirror_key(mirror: bool | None) -> dict[str, object]:
+    """``--mirror/--no-mirror``: ``data.inference.mirror`` (unset: the run's own)."""
+    return {} if mirror is None else {"data.inference.mirror": mirror}
 
 
 def data_keys(data: str | None) -> dict[str, object]:

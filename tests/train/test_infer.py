@@ -203,11 +203,20 @@ def test_odd_sizes_train_predict_evaluate_end_to_end(tmp_path, cli):
     summary = json.loads((tmp_path / "ev" / "metrics.json").read_text(encoding="utf-8"))
     assert summary["cases"] == 6 and summary["unit"] == "px" and "nsd" in summary
     code, out, err = cli("evaluate", run, "--data", tmp_path / "data", "--out",
-                         tmp_path / "ev_mirror", "--no-progress",
-                         "--set", "data.inference.mirror=true")
+                         tmp_path / "ev_mirror", "--no-progress", "--mirror")
     assert code == 0, err
     mirrored = json.loads((tmp_path / "ev_mirror" / "metrics.json").read_text(encoding="utf-8"))
     assert mirrored["cases"] == 6 and mirrored["dsc"] != summary["dsc"]
+    code, _, err = cli("evaluate", run, "--data", tmp_path / "data", "--out",
+                       tmp_path / "ev_again", "--no-progress",
+                       "--set", "data.inference.mirror=true")
+    assert code == 0, err  # the flag is the config key
+    again = json.loads((tmp_path / "ev_again" / "metrics.json").read_text(encoding="utf-8"))
+    assert again["dsc"] == mirrored["dsc"]
+    code, _, err = cli("predict", run, tmp_path / "data" / "images" / "img0.png",
+                       "--out", tmp_path / "pred_mirror", "--no-progress", "--mirror")
+    assert code == 0, err
+    assert Image.open(tmp_path / "pred_mirror" / "img0_mask.png").size == (53, 37)
 
 
 def test_patches_are_cropped_and_padded_when_the_image_is_smaller():
