@@ -22,7 +22,6 @@ symmetric split, zeros) and its output cropped back, so any size runs.
 from __future__ import annotations
 
 import itertools
-
 from typing import Callable, Literal, Sequence
 
 import torch
