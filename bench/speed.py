@@ -17,7 +17,11 @@ Rows (the issue's settings; ``--quick`` shrinks them):
   M=3), 3 → 21 classes, batch 2, 128², cross-entropy, each revision's own first-order
   ``Darts`` / ``Proxyless`` strategy with its default SearchConfig;
 * ``3d``: the train step of NASUNET with ``dims = 3`` (C=8, depth 3) on 1×1×32×64×64; a
-  revision whose language has no ``dims`` skips it (said in the table).
+  revision whose language has no ``dims`` skips it (said in the table);
+* ``augment``: the data path's share: one "step" augments 96 samples of 96² (an epoch of
+  hc18-ultrasound at the fidelity benchmark's size) with the fidelity benchmark's recipe
+  (flips, ±10° rotation, zoom 0.85-1.25, gamma 0.7-1.5, noise 0.1), one sample at a time as
+  the training loader does; no network, no options.
 
 Revision A is checked out with ``git worktree add`` in a temporary folder (removed
 afterwards). Every measurement is a fresh child process (this file with ``--worker``, the
@@ -55,7 +59,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_TAG = "SPEED-RESULT "
-ROWS = ("train", "infer", "darts", "proxyless", "3d")
+ROWS = ("train", "infer", "darts", "proxyless", "3d", "augment")
 #: run options of the working tree (``--options``): torch.compile, activation recomputation,
 #: channels-last memory format, bf16 autocast, glibc's plain mmap threshold (memory first)
 OPTIONS = ("bf16", "channels_last", "compile", "lean", "recompute")
@@ -73,12 +77,15 @@ FULL = {
                       classes=21, C=16, depth=4, stem_multiplier=3, input=(2, 3, 128, 128)),
     "3d": dict(file="nasunet.geno", cells="NASUNET", in_channels=1, classes=2, C=8, depth=3,
                stem_multiplier=4, dims=3, input=(1, 1, 32, 64, 64)),
+    "augment": dict(augment=dict(scale=(0.85, 1.25), gamma=(0.7, 1.5), noise_std=0.1),
+                    input=(96, 1, 96, 96)),
 }
 QUICK = {"train": dict(C=4, depth=2, input=(1, 1, 32, 32)),
          "infer": dict(C=4, depth=2, input=(1, 1, 32, 32)),
          "darts": dict(C=4, depth=2, input=(1, 3, 32, 32)),
          "proxyless": dict(C=4, depth=2, input=(1, 3, 32, 32)),
-         "3d": dict(C=4, depth=2, input=(1, 1, 8, 16, 16))}
+         "3d": dict(C=4, depth=2, input=(1, 1, 8, 16, 16)),
+         "augment": dict(input=(8, 1, 32, 32))}
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -254,6 +261,25 @@ def _step_fn(spec: dict, model, options: tuple[str, ...] = (), device: str = "cp
     return step, params
 
 
+def _augment_step(spec: dict):
+    """(step, counts) of the ``augment`` row: every sample of a fixed batch augmented once
+    per step, each with a new seed (a training epoch's data path without the network)."""
+    import torch
+
+    from genodsl.data import AugmentConfig, Augmenter
+
+    aug = Augmenter(AugmentConfig(**spec["augment"]))
+    n, c, h, w = spec["input"]
+    images = torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(1))
+    masks = (images[:, 0] > 0.5).long()
+    seeds = iter(range(1 << 30))
+
+    def step():
+        for i in range(n):
+            aug(images[i], masks[i], next(seeds))
+    return step, {"samples": n}
+
+
 def _median_time(fn, warmup: int, steps: int) -> list[float]:
     for _ in range(warmup):
         fn()
@@ -304,20 +330,23 @@ def worker(job: dict) -> dict:
     spec = job["spec"]
     torch.manual_seed(0)
     base = _reset_peak()
-    try:
-        model = _build(spec, tree)
-    except Exception as exc:  # noqa: BLE001 - an old language without dims
-        if "dims" in spec:
-            return {"unsupported": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
-        raise
     options = tuple(job.get("options", ()))
-    step, params = _step_fn(spec, model, options)
+    if job["row"] == "augment":
+        step, params = _augment_step(spec)
+    else:
+        try:
+            model = _build(spec, tree)
+        except Exception as exc:  # noqa: BLE001 - an old language without dims
+            if "dims" in spec:
+                return {"unsupported": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
+            raise
+        step, params = _step_fn(spec, model, options)
     warm = warm_up(step, job["warmup"], "compile" in options)
     times = _median_time(step, 0, job["steps"])
     out = {"seconds": statistics.median(times), "times": times, "params": params,
            "peak_mb": (_peak() - base) / 2**20, "allocator_tuned": tuned,
            "threads": torch.get_num_threads(), "warmup_steps": warm}
-    if job.get("flops"):
+    if job.get("flops") and job["row"] != "augment":
         from torch.utils.flop_counter import FlopCounterMode
 
         counter = FlopCounterMode(display=False)
@@ -463,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
                   for s in ("A", "B")}
             ceiling = {"n": n, **{s: mm[s].get("gflops") for s in mm}}
             results = [measure_row(row, trees, args, opts) for row in args.rows
-                       for opts in [(), *args.options]]
+                       for opts in ([(), *args.options] if row != "augment" else [()])]
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)],
                            check=False)

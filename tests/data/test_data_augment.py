@@ -111,3 +111,51 @@ def test_bad_augment_range_names_the_key() -> None:
     with pytest.raises(ConfigError) as err:
         parse_data_config({"root": "d", "augment": {"scale": [1.2, 0.8]}})
     assert "data.augment.scale" in str(err.value) and "low <= high" in str(err.value)
+
+
+EVERY_2D = AugmentConfig(prob=0.7, rot90=True, rotate_degrees=20, elastic=True, elastic_spacing=8,
+                         scale=(0.85, 1.25), gamma=(0.7, 1.5), noise_std=0.1)
+
+
+def with_meta_tracking(aug: Augmenter, image: torch.Tensor, mask: torch.Tensor,
+                       seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same transforms run the way MONAI runs them by default: on MetaTensors."""
+    from monai.data import get_track_meta
+
+    assert get_track_meta()
+    out = {"image": image, "mask": mask[None].float()}
+    aug._compose.set_random_state(seed=seed % (2**32))
+    out = aug._compose(out)
+    assert type(out["image"]).__name__ == "MetaTensor"
+    return (out["image"].as_subclass(torch.Tensor).float(),
+            out["mask"].as_subclass(torch.Tensor)[0].round().long())
+
+
+def test_plain_tensors_give_the_numbers_of_meta_tensors_and_restore_the_flag() -> None:
+    from monai.data import get_track_meta
+
+    aug = Augmenter(EVERY_2D)
+    image, mask = shapes()
+    image = image + 0.1 * torch.randn(image.shape, generator=torch.Generator().manual_seed(0))
+    for seed in range(6):
+        got = aug(image, mask, seed)
+        assert get_track_meta()  # MONAI's process-wide flag is back on
+        want = with_meta_tracking(aug, image, mask, seed)
+        assert type(got[0]) is torch.Tensor and type(got[1]) is torch.Tensor
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+
+def test_plain_tensors_restores_the_flag_after_an_error() -> None:
+    from monai.data import get_track_meta, set_track_meta
+
+    from genodsl.data.augment import plain_tensors
+
+    for before in (True, False):
+        set_track_meta(before)
+        try:
+            with pytest.raises(RuntimeError), plain_tensors():
+                assert not get_track_meta()
+                raise RuntimeError("a transform failed")
+            assert get_track_meta() is before
+        finally:
+            set_track_meta(True)
