@@ -24,6 +24,15 @@ The search never sees the validation cases: for an ``images/`` + ``masks/`` fold
 a folder of links to the training cases (the split of the first training run); for other
 layouts it searches all the data and the JSON says so (``search_saw_validation``).
 
+``--jobs N`` runs up to N steps at once, as their order allows (the search waits for the
+first training, whose split it needs; the searched genotype's trainings wait for the search;
+a model's repeats wait for its lr sweep; everything else, the published genotype's and the
+baselines' trainings included, runs beside them), each child with the CPUs / N torch threads
+(``--threads``) and its output in ``OUT/logs/``. Small networks use 2 threads poorly: on 2
+CPU cores two one-thread trainings do about 1.5 times the work of one two-thread training.
+--jobs changes what runs when and on how many threads, not what is computed; another thread
+count rounds floats differently, and a search's argmax can follow such differences.
+
 Every step is resumable: rerun the same command and finished steps are skipped, an
 interrupted one resumes.  ``quick`` is a smoke run (minutes on 2 CPU cores); ``standard`` is
 sized for about 30 minutes per dataset on 2 CPU cores and runs unchanged on a GPU (where it
@@ -37,10 +46,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 DONE = ("completed", "stopped_early")
 EVAL = "eval_mirror"  # each run's evaluation folder (test-time mirroring; see evaluate_step)
@@ -155,33 +166,110 @@ def train_step(out: Path, data: str, b: Budget, name: str, lr: float, seed: int,
                 ("train", "--resume", "--out", str(run), "--no-progress"))
 
 
-def train_and_evaluate(step: Step, log: dict[str, Any]) -> float:
+@dataclass(frozen=True)
+class Runner:
+    """How steps run: ``jobs`` at once, each child with ``threads`` (None: inherited); with
+    ``logs`` each child's output goes to ``logs/<step>.log`` instead of the console."""
+    jobs: int = 1
+    threads: int | None = None
+    logs: Path | None = None
+
+
+SERIAL = Runner()
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    work: Callable[[], Any]
+    after: tuple[str, ...] = ()
+
+
+def run_tasks(tasks: Sequence[Task], jobs: int) -> dict[str, Any]:
+    """Run every task once all its ``after`` have finished, at most ``jobs`` at a time; among
+    the ready ones, in list order (the list is the priority). Returns each task's result.
+    After a failure no task starts; the running ones end, then the first error is raised."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    names = [t.name for t in tasks]
+    unknown = {d for t in tasks for d in t.after} - set(names)
+    if len(set(names)) != len(names) or unknown:
+        raise ValueError(f"tasks must have unique names and known dependencies ({unknown})")
+    results: dict[str, Any] = {}
+    pending, running = list(tasks), {}
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        while pending or running:
+            for t in [t for t in pending if all(d in results for d in t.after)]:
+                if error is not None or len(running) >= max(1, jobs):
+                    break
+                pending.remove(t)
+                running[pool.submit(t.work)] = t
+            if not running:
+                if error is None:
+                    raise ValueError("tasks wait on each other: "
+                                     + ", ".join(t.name for t in pending))
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in done:
+                t = running.pop(f)
+                try:
+                    results[t.name] = f.result()
+                except BaseException as exc:  # noqa: BLE001 - re-raised below
+                    error = error or exc
+    if error is not None:
+        raise error
+    return results
+
+
+def train_and_evaluate(step: Step, log: dict[str, Any], runner: Runner = SERIAL) -> float:
     """Train (or resume, or skip a finished run), evaluate; the validation DSC."""
-    run_step(step, log)
-    run_step(evaluate_step(step.run), log)
+    run_step(step, log, runner)
+    run_step(evaluate_step(step.run), log, runner)
     return float((_json(step.run / EVAL / "metrics.json") or {}).get("dsc") or 0.0)
 
 
-def tune_and_repeat(out: Path, data: str, b: Budget, name: str, seed: int,
-                    extra: Sequence[str], log: dict[str, Any]) -> dict[str, Any]:
-    """The same tuning effort for every model: each lr at the first seed, the best lr kept
-    (validation DSC) and trained again at the other seeds."""
-    sweep = {lr: train_and_evaluate(train_step(out, data, b, name, lr, seed, extra), log)
-             for lr in b.lrs}
-    best = max(sweep, key=lambda lr: sweep[lr])
-    runs = [train_step(out, data, b, name, best, seed, extra).run]
+def best_lr(sweep: dict[float, float]) -> float:
+    """The lr of the best validation DSC; a tie goes to the first lr tried."""
+    return max(sweep, key=lambda lr: sweep[lr])
+
+
+def model_tasks(out: Path, data: str, b: Budget, name: str, seed: int, extra: Sequence[str],
+                log: dict[str, Any], runner: Runner = SERIAL,
+                after: tuple[str, ...] = ()) -> tuple[list[Task], Callable[[dict], dict]]:
+    """The same tuning effort for every model: each lr at the first seed (after ``after``),
+    the best lr kept (validation DSC) and trained again at the other seeds. Returns the tasks
+    and a function of :func:`run_tasks`' results that gives the model's lr, sweep and runs."""
+    sweep_steps = {lr: train_step(out, data, b, name, lr, seed, extra) for lr in b.lrs}
+    scores: dict[float, float] = {}
+
+    def try_lr(lr: float) -> float:
+        scores[lr] = train_and_evaluate(sweep_steps[lr], log, runner)
+        return scores[lr]
+
+    def chosen() -> float:
+        return best_lr({lr: scores[lr] for lr in b.lrs})  # in the budget's order: ties alike
+    sweep = [Task(st.name, partial(try_lr, lr), after) for lr, st in sweep_steps.items()]
+    repeats = []
     for k in range(1, b.train_seeds):
-        step = train_step(out, data, b, name, best, seed + k, extra)
-        train_and_evaluate(step, log)
-        runs.append(step.run)
-    return {"lr": best, "sweep": {f"{lr:g}": round(d, 4) for lr, d in sweep.items()},
-            "runs": runs}
+        def again(k: int = k) -> Path:
+            step = train_step(out, data, b, name, chosen(), seed + k, extra)
+            train_and_evaluate(step, log, runner)
+            return step.run
+        repeats.append(Task(f"train:{name}:best:seed{seed + k}", again,
+                            tuple(t.name for t in sweep)))
+
+    def collect(results: dict[str, Any]) -> dict[str, Any]:
+        runs = [sweep_steps[chosen()].run] + [results[t.name] for t in repeats]
+        return {"lr": chosen(), "sweep": {f"{lr:g}": round(scores[lr], 4) for lr in b.lrs},
+                "runs": runs}
+    return sweep + repeats, collect
 
 
 def evaluate_step(run: Path) -> Step:
     """Every run evaluated alike, with nnU-Net's test-time mirroring (its final validation's)."""
     argv = ("evaluate", str(run), "--no-progress", "--out", str(run / EVAL), "--mirror")
-    return Step(f"evaluate:{run.name}", run / EVAL, argv, argv)
+    return Step(f"evaluate:{run.parent.name}:{run.name}", run / EVAL, argv, argv)
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -236,7 +324,17 @@ def steps_per_pass(run: Path) -> int | None:
     return made // epoch if epoch and made and made % epoch == 0 else None
 
 
-def run_step(step: Step, log: dict[str, Any]) -> None:
+_SAY = threading.Lock()
+
+
+def say(line: str) -> None:
+    """One whole line on the console, also from the threads of --jobs."""
+    with _SAY:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def run_step(step: Step, log: dict[str, Any], runner: Runner = SERIAL) -> None:
     if step.name.startswith("train:"):  # never count (or resume) a run of another length
         asked = tuple(int(step.argv[step.argv.index(flag) + 1])
                       for flag in ("--epochs", "--steps-per-epoch"))
@@ -247,15 +345,30 @@ def run_step(step: Step, log: dict[str, Any]) -> None:
                              "another --out")
     todo = state(step)
     if todo == "done":
-        print(f"== {step.name}: done already ({step.run})", flush=True)
+        say(f"== {step.name}: done already ({step.run})")
         return
     argv = step.resume if todo == "resume" else step.argv
-    print(f"== {step.name}: genodsl {' '.join(argv)}", flush=True)
+    cmd = [sys.executable, "-m", "genodsl", *argv]
+    env = None if runner.threads is None else {
+        **os.environ, "OMP_NUM_THREADS": str(runner.threads),
+        "MKL_NUM_THREADS": str(runner.threads)}
     t0 = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "genodsl", *argv])
+    if runner.logs is None:
+        say(f"== {step.name}: genodsl {' '.join(argv)}")
+        code = subprocess.call(cmd, env=env)
+    else:
+        runner.logs.mkdir(parents=True, exist_ok=True)
+        path = runner.logs / (step.name.replace(":", "_") + ".log")
+        say(f"== {step.name}: started (output in {path})")
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"== genodsl {' '.join(argv)}\n")
+            fh.flush()
+            code = subprocess.call(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
     log[step.name] = round(time.perf_counter() - t0, 1)
     if code != 0:
         raise SystemExit(f"{step.name} failed (exit code {code}); rerun to resume")
+    if runner.logs is not None:
+        say(f"== {step.name}: done in {log[step.name]:.0f} s")
 
 
 def search_seconds(search: Path) -> float | None:
@@ -362,7 +475,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                      "one names it)")
     p.add_argument("--set", dest="sets", action="append", default=[],
                    help="KEY=VALUE for every search and training command")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="steps run at once (trainings, evaluations and the search, as their "
+                        "order allows); each child's output goes to OUT/logs/")
+    p.add_argument("--threads", type=int,
+                   help="torch threads of each child with --jobs > 1 (default: the CPUs / "
+                        "jobs)")
     args = p.parse_args(argv)
+    if args.jobs < 1 or (args.threads is not None and args.threads < 1):
+        p.error("--jobs and --threads take a number >= 1")
     import torch
 
     data = Path(args.data)
@@ -381,16 +502,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = models(b, torch.cuda.is_available())
     log: dict[str, Any] = {}
     t0 = time.perf_counter()
-    # the baseline trains first: its split.json fixes the validation cases the search never sees
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = args.threads or max(1, (cpus or 1) // args.jobs)
+    runner = (Runner(args.jobs, threads, out / "logs") if args.jobs > 1 else SERIAL)
+    plans = {n: model_tasks(out, str(data), b, n, args.seed, extra, log, runner,
+                            after=("search",) if n == "searched" else ()) for n in names}
+    # the baseline's first training comes first: its split.json fixes the validation cases
+    # the search never sees (the published genotype's trainings need no search: they run
+    # beside the search with --jobs)
     first = train_step(out, str(data), b, "unet_small", b.lrs[0], args.seed, extra)
-    run_step(first, log)
-    split = _json(first.run / "split.json") or {}
-    search_data = out / "search_data"
-    clean = link_training_cases(data, split.get("train", []), search_data)
-    search = search_step(out, str(search_data if clean else data), b, args.seeds, args.seed,
-                         extra)
-    run_step(search, log)
-    tuned = {n: tune_and_repeat(out, str(data), b, n, args.seed, extra, log) for n in names}
+    seen: dict[str, bool] = {}
+
+    def search() -> None:
+        split = _json(first.run / "split.json") or {}
+        search_data = out / "search_data"
+        seen["clean"] = link_training_cases(data, split.get("train", []), search_data)
+        run_step(search_step(out, str(search_data if seen["clean"] else data), b, args.seeds,
+                             args.seed, extra), log, runner)
+    tasks = [t for t in plans["unet_small"][0] if t.name == first.name]
+    tasks.append(Task("search", search, (first.name,)))
+    tasks += [t for n in names for t in plans[n][0] if t.name != first.name]
+    results = run_tasks(tasks, args.jobs)
+    clean = seen["clean"]
+    tuned = {n: plans[n][1](results) for n in names}
     runs = [r for t in tuned.values() for r in t["runs"]]
     vals = {str(r): tuple((_json(r / "split.json") or {}).get("val", ())) for r in runs}
     if len(set(vals.values())) != 1:
@@ -403,7 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "validation_cases": list(vals[str(runs[0])]), "search_saw_validation": not clean,
               "rows": rows, "step_seconds": log,
               "this_invocation_s": round(time.perf_counter() - t0, 1),
-              "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+              "jobs": args.jobs,
+              "threads": threads if args.jobs > 1 else torch.get_num_threads(), "cpus": cpus,
               "device": "cuda" if torch.cuda.is_available() else "cpu"}
     (out / "fidelity.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / "fidelity.md").write_text(table, encoding="utf-8")

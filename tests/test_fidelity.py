@@ -6,6 +6,7 @@ import importlib.util
 import json
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -48,19 +49,101 @@ def test_every_model_trains_with_identical_settings(tmp_path) -> None:
     assert not any(a.startswith("model.C") for a in steps[-1].argv)
 
 
-def test_each_model_tries_every_lr_and_repeats_its_best(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_each_model_tries_every_lr_and_repeats_its_best(tmp_path, monkeypatch, jobs) -> None:
     b = fidelity.BUDGETS["standard"]
     scores = {"lr0.001_seed0": 0.70, "lr0.003_seed0": 0.80, "lr0.003_seed1": 0.78}
     done: list[str] = []
 
-    def fake(step, log):
+    def fake(step, log, runner):
         done.append(step.run.name)
         return scores[step.run.name]
     monkeypatch.setattr(fidelity, "train_and_evaluate", fake)
-    tuned = fidelity.tune_and_repeat(tmp_path, "D", b, "nasunet", 0, [], {})
-    assert done == ["lr0.001_seed0", "lr0.003_seed0", "lr0.003_seed1"]
+    tasks, collect = fidelity.model_tasks(tmp_path, "D", b, "nasunet", 0, [], {},
+                                          after=("search",))
+    assert [t.after for t in tasks[:2]] == [("search",)] * 2  # the sweep waits for it
+    assert set(tasks[2].after) == {tasks[0].name, tasks[1].name}  # the repeat for the sweep
+    results = fidelity.run_tasks([fidelity.Task("search", lambda: None), *tasks], jobs)
+    assert sorted(done[:2]) == ["lr0.001_seed0", "lr0.003_seed0"]
+    assert done[2] == "lr0.003_seed1"
+    tuned = collect(results)
     assert tuned["lr"] == 3e-3 and tuned["sweep"] == {"0.001": 0.7, "0.003": 0.8}
     assert [r.name for r in tuned["runs"]] == ["lr0.003_seed0", "lr0.003_seed1"]
+
+
+def test_a_tie_keeps_the_first_lr_whatever_finished_first() -> None:
+    assert fidelity.best_lr({1e-3: 0.9, 3e-3: 0.9}) == 1e-3
+    assert fidelity.best_lr({3e-3: 0.9, 1e-3: 0.9}) == 3e-3
+    assert fidelity.best_lr({1e-3: 0.8, 3e-3: 0.9}) == 3e-3
+
+
+def test_tasks_run_after_their_dependencies_at_most_jobs_at_once() -> None:
+    import threading
+
+    lock, live, peak, order = threading.Lock(), [0], [0], []
+
+    def work(name: str) -> str:
+        with lock:
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+            order.append(name)
+        threading.Event().wait(0.05)
+        with lock:
+            live[0] -= 1
+        return name.upper()
+    T = fidelity.Task
+    tasks = [T("a", partial(work, "a")), T("s", partial(work, "s"), ("a",)),
+             T("x", partial(work, "x"), ("s",)), T("p", partial(work, "p")),
+             T("q", partial(work, "q")), T("y", partial(work, "y"), ("x", "p"))]
+    out = fidelity.run_tasks(tasks, jobs=2)
+    assert out == {t.name: t.name.upper() for t in tasks}
+    assert peak[0] == 2
+    for t in tasks:
+        assert all(order.index(d) < order.index(t.name) for d in t.after)
+    assert order[:2] == ["a", "p"]  # the list is the priority among the ready ones
+    serial: list[str] = []
+    fidelity.run_tasks([T(t.name, partial(serial.append, t.name), t.after) for t in tasks], 1)
+    assert serial == ["a", "s", "x", "p", "q", "y"]
+
+
+def test_a_failed_task_stops_new_ones_and_is_raised() -> None:
+    ran: list[str] = []
+
+    def boom() -> None:
+        raise SystemExit("train:x failed (exit code 2); rerun to resume")
+    T = fidelity.Task
+    tasks = [T("bad", boom), T("after_bad", partial(ran.append, "after_bad"), ("bad",)),
+             T("other", partial(ran.append, "other"), ("bad",))]
+    with pytest.raises(SystemExit, match="rerun to resume"):
+        fidelity.run_tasks(tasks, jobs=2)
+    assert ran == []
+    with pytest.raises(ValueError, match="known dependencies"):
+        fidelity.run_tasks([T("a", lambda: None, ("nope",))], 1)
+    with pytest.raises(ValueError, match="wait on each other"):
+        fidelity.run_tasks([T("a", lambda: None, ("b",)), T("b", lambda: None, ("a",))], 2)
+
+
+def test_jobs_give_each_child_its_threads_and_a_log(tmp_path, monkeypatch) -> None:
+    calls = []
+
+    def fake_call(cmd, env=None, stdout=None, stderr=None):
+        calls.append((cmd, env, stdout))
+        if stdout is not None:
+            stdout.write("child output\n")
+        return 0
+    monkeypatch.setattr(fidelity.subprocess, "call", fake_call)
+    step = fidelity.train_step(tmp_path, "D", fidelity.BUDGETS["quick"], "nasunet", 1e-3, 0, [])
+    runner = fidelity.Runner(jobs=2, threads=1, logs=tmp_path / "logs")
+    log: dict = {}
+    fidelity.run_step(step, log, runner)
+    (cmd, env, stdout), = calls
+    assert env["OMP_NUM_THREADS"] == "1" and env["MKL_NUM_THREADS"] == "1"
+    text = (tmp_path / "logs" / "train_nasunet_lr0.001_seed0.log").read_text()
+    assert text.startswith("== genodsl train ") and "child output" in text
+    assert step.name in log
+    calls.clear()
+    fidelity.run_step(fidelity.evaluate_step(step.run), {})  # serial: inherited env, console
+    assert calls[0][1] is None and calls[0][2] is None
 
 
 def test_search_with_seeds_asks_for_a_selection(tmp_path) -> None:
