@@ -168,9 +168,8 @@ def train_step(out: Path, data: str, b: Budget, name: str, lr: float, seed: int,
 
 @dataclass(frozen=True)
 class Runner:
-    """How steps run: ``jobs`` at once, each child with ``threads`` (None: inherited); with
-    ``logs`` each child's output goes to ``logs/<step>.log`` instead of the console."""
-    jobs: int = 1
+    """How a step's child runs: with ``threads`` torch threads (None: inherited); with ``logs``
+    its output goes to ``logs/<step>.log`` instead of the console (steps side by side)."""
     threads: int | None = None
     logs: Path | None = None
 
@@ -504,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = args.threads or max(1, (cpus or 1) // args.jobs)
-    runner = (Runner(args.jobs, threads, out / "logs") if args.jobs > 1 else SERIAL)
+    runner = Runner(threads, out / "logs") if args.jobs > 1 else SERIAL
     plans = {n: model_tasks(out, str(data), b, n, args.seed, extra, log, runner,
                             after=("search",) if n == "searched" else ()) for n in names}
     # the baseline's first training comes first: its split.json fixes the validation cases

@@ -133,7 +133,7 @@ def test_jobs_give_each_child_its_threads_and_a_log(tmp_path, monkeypatch) -> No
         return 0
     monkeypatch.setattr(fidelity.subprocess, "call", fake_call)
     step = fidelity.train_step(tmp_path, "D", fidelity.BUDGETS["quick"], "nasunet", 1e-3, 0, [])
-    runner = fidelity.Runner(jobs=2, threads=1, logs=tmp_path / "logs")
+    runner = fidelity.Runner(threads=1, logs=tmp_path / "logs")
     log: dict = {}
     fidelity.run_step(step, log, runner)
     (cmd, env, stdout), = calls
