@@ -3,6 +3,7 @@
     python bench/fidelity.py --data ../shared/data/em-membrane --budget quick
     python bench/fidelity.py --data DIR --budget standard --seeds 3 --out runs/fidelity/em
     python bench/fidelity.py --data DIR --budget standard --train-epochs 80  # longer trainings
+    python bench/fidelity.py --data DIR --budget standard --jobs 2  # 2 steps at once
 
 Every step goes through the command line (``python -m genodsl ...``), as a user would run it:
 
@@ -35,8 +36,9 @@ count rounds floats differently, and a search's argmax can follow such differenc
 
 Every step is resumable: rerun the same command and finished steps are skipped, an
 interrupted one resumes.  ``quick`` is a smoke run (minutes on 2 CPU cores); ``standard`` is
-sized for about 30 minutes per dataset on 2 CPU cores and runs unchanged on a GPU (where it
-adds the 31M U-Net).  Extra ``--set KEY=VALUE`` go to every search and training command.
+sized for about 30 minutes per dataset on 2 CPU cores (``--jobs 2``) and runs unchanged on a
+GPU (where it adds the 31M U-Net).  Extra ``--set KEY=VALUE`` go to every search and
+training command.
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ BUDGETS: dict[str, Budget] = {
                     alpha_lr=3e-3, select_epochs=1, train_C=8, train_epochs=3, train_steps=4,
                     train_batch=4,
                     lrs=(1e-3,), train_seeds=1, big_unet="never"),
-    # about 30 minutes per dataset on 2 free CPU cores at 96², whatever its size: a search of
+    # about 30 minutes per dataset on 2 free CPU cores with --jobs 2 (24 and 27 minutes on the
+    # shared sets; serially 35-40) at 96², whatever its size: a search of
     # 160 steps (~4 s each), then 480 training steps of 8 images per model (a NAS-Unet at C 32
     # ~0.5 s per step, unet_small ~0.3 s; one pass over hc18's 96 training images per
     # epoch, four over em-membrane's 24): the search at C 8 (as DARTS,
