@@ -3,7 +3,7 @@
     python bench/fidelity.py --data ../shared/data/em-membrane --budget quick
     python bench/fidelity.py --data DIR --budget standard --seeds 3 --out runs/fidelity/em
     python bench/fidelity.py --data DIR --budget standard --train-epochs 80  # longer trainings
-    python bench/fidelity.py --data DIR --budget standard --jobs 2  # 2 steps at once
+    python bench/fidelity.py --data DIR --budget standard --jobs 1  # one step at a time
 
 Every step goes through the command line (``python -m genodsl ...``), as a user would run it:
 
@@ -25,20 +25,21 @@ The search never sees the validation cases: for an ``images/`` + ``masks/`` fold
 a folder of links to the training cases (the split of the first training run); for other
 layouts it searches all the data and the JSON says so (``search_saw_validation``).
 
-``--jobs N`` runs up to N steps at once, as their order allows (the search waits for the
-first training, whose split it needs; the searched genotype's trainings wait for the search;
-a model's repeats wait for its lr sweep; everything else, the published genotype's and the
-baselines' trainings included, runs beside them), each child with the CPUs / N torch threads
-(``--threads``) and its output in ``OUT/logs/``. Small networks use 2 threads poorly: on 2
-CPU cores two one-thread trainings do about 1.5 times the work of one two-thread training.
---jobs changes what runs when and on how many threads, not what is computed; another thread
-count rounds floats differently, and a search's argmax can follow such differences.
+``--jobs N`` (default 2 on a CPU of 2 or more cores, 1 on a GPU) runs up to N steps at once,
+as their order allows (the search waits for the first training, whose split it needs; the
+searched genotype's trainings wait for the search; a model's repeats wait for its lr sweep;
+everything else, the published genotype's and the baselines' trainings included, runs beside
+them), each child with the CPUs / N torch threads (``--threads``) and its output in
+``OUT/logs/``. Small networks use 2 threads poorly: on 2 CPU cores two one-thread trainings
+do about 1.5 times the work of one two-thread training. --jobs changes what runs when and on
+how many threads, not what is computed; another thread count rounds floats differently, and a
+search's argmax can follow such differences.
 
 Every step is resumable: rerun the same command and finished steps are skipped, an
 interrupted one resumes.  ``quick`` is a smoke run (minutes on 2 CPU cores); ``standard`` is
-sized for about 30 minutes per dataset on 2 CPU cores (``--jobs 2``) and runs unchanged on a
-GPU (where it adds the 31M U-Net).  Extra ``--set KEY=VALUE`` go to every search and
-training command.
+sized for about 30 minutes per dataset on 2 CPU cores (with its default ``--jobs 2``) and
+runs unchanged on a GPU (where it adds the 31M U-Net).  Extra ``--set KEY=VALUE`` go to every
+search and training command.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ BUDGETS: dict[str, Budget] = {
                     alpha_lr=3e-3, select_epochs=1, train_C=8, train_epochs=3, train_steps=4,
                     train_batch=4,
                     lrs=(1e-3,), train_seeds=1, big_unet="never"),
-    # about 30 minutes per dataset on 2 free CPU cores with --jobs 2 (24 and 27 minutes on the
+    # about 30 minutes per dataset on 2 free CPU cores, 2 jobs (24 and 27 minutes on the
     # shared sets; serially 35-40) at 96², whatever its size: a search of
     # 160 steps (~4 s each), then 480 training steps of 8 images per model (a NAS-Unet at C 32
     # ~0.5 s per step, unet_small ~0.3 s; one pass over hc18's 96 training images per
@@ -461,6 +462,12 @@ def link_training_cases(data: Path, cases: Sequence[str], target: Path) -> bool:
     return True
 
 
+def default_jobs(cuda: bool, cpus: int) -> int:
+    """Two steps at once on a CPU of 2 or more cores (small networks use the second thread
+    of a step poorly); one on a GPU, whose step already has the device to itself."""
+    return 1 if cuda or cpus < 2 else 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="a dataset folder genodsl reads")
@@ -477,14 +484,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                      "one names it)")
     p.add_argument("--set", dest="sets", action="append", default=[],
                    help="KEY=VALUE for every search and training command")
-    p.add_argument("--jobs", type=int, default=1,
+    p.add_argument("--jobs", type=int, default=None,
                    help="steps run at once (trainings, evaluations and the search, as their "
-                        "order allows); each child's output goes to OUT/logs/")
+                        "order allows); each child's output goes to OUT/logs/ (default: 2 on "
+                        "a CPU of 2 or more cores, else 1)")
     p.add_argument("--threads", type=int,
                    help="torch threads of each child with --jobs > 1 (default: the CPUs / "
                         "jobs)")
     args = p.parse_args(argv)
-    if args.jobs < 1 or (args.threads is not None and args.threads < 1):
+    if (args.jobs is not None and args.jobs < 1) or (args.threads is not None
+                                                     and args.threads < 1):
         p.error("--jobs and --threads take a number >= 1")
     import torch
 
@@ -505,6 +514,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log: dict[str, Any] = {}
     t0 = time.perf_counter()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if args.jobs is None:
+        args.jobs = default_jobs(torch.cuda.is_available(), cpus or 1)
     threads = args.threads or max(1, (cpus or 1) // args.jobs)
     runner = Runner(threads, out / "logs") if args.jobs > 1 else SERIAL
     plans = {n: model_tasks(out, str(data), b, n, args.seed, extra, log, runner,

@@ -260,3 +260,10 @@ def test_a_one_pass_run_counts_as_the_steps_its_epochs_made(tmp_path) -> None:
     made(b.train_steps + 2)  # a longer pass: refused
     with pytest.raises(SystemExit, match=f"of {b.train_steps + 2} steps"):
         fidelity.run_step(step, {})
+
+
+def test_two_jobs_by_default_on_a_multicore_cpu_one_on_a_gpu() -> None:
+    assert fidelity.default_jobs(cuda=False, cpus=2) == 2
+    assert fidelity.default_jobs(cuda=False, cpus=16) == 2
+    assert fidelity.default_jobs(cuda=False, cpus=1) == 1
+    assert fidelity.default_jobs(cuda=True, cpus=16) == 1
